@@ -1,0 +1,95 @@
+"""Write-behind from the data cache to the data store.
+
+Changes land in the cache with dirty marks; :meth:`WriteBehind.persist` moves
+every marked tracker to the store in one batch of versioned writes and clears
+the marks (putting them back if the store fails, so nothing is lost). Changes
+made through the manager's admin calls (add, update, remove, reset) are also
+written through at once. Pending changes are persisted when the manager is
+closed, garbage-collected, or the interpreter exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Mapping
+
+from dictrack.data_caches.base import BaseDataCache
+from dictrack.data_stores.base import BaseDataStore, Deletes, Upserts
+from dictrack.errors import BackendError
+from dictrack.records import TrackerRecord
+
+logger = logging.getLogger(__name__)
+
+
+class WriteBehind:
+    """Moves dirty trackers from a cache to a store for one manager."""
+
+    def __init__(self, cache: BaseDataCache, store: BaseDataStore, owner: object) -> None:
+        self._cache = cache
+        self._store = store
+        self._closed = False
+        # Runs at most once: on close(), when ``owner`` is collected, or at exit.
+        self._finalizer = weakref.finalize(owner, self._final_persist)
+
+    def write_through(
+        self, group_id: str, writes: Mapping[str, TrackerRecord | None], version: int
+    ) -> None:
+        """Store an admin change now; on failure it stays marked for later."""
+        upserts: Upserts = [(group_id, r) for r in writes.values() if r is not None]
+        deletes: Deletes = [(group_id, n, version) for n, r in writes.items() if r is None]
+        try:
+            self._store.write(upserts, deletes)
+        except BackendError:
+            logger.warning(
+                "store write failed for group %r; the change is kept in the cache "
+                "and retried by persist()",
+                group_id,
+                exc_info=True,
+            )
+            return
+        self._cache.mark_clean(group_id, dict.fromkeys(writes, version))
+
+    def delete_group(self, group_id: str) -> None:
+        """Remove every stored tracker of a group, including expired ones."""
+        version = self._cache.version(group_id)
+        self._store.write(deletes=[(group_id, None, version)])
+
+    def persist(self) -> int:
+        """Store every dirty tracker; return how many records were written."""
+        marks = self._cache.take_dirty()
+        if not marks:
+            return 0
+        upserts: list[tuple[str, TrackerRecord]] = []
+        deletes: list[tuple[str, str | None, int | None]] = []
+        for group_id, names in marks.items():
+            snapshot = self._cache.load(group_id)
+            records = {} if snapshot is None else snapshot.records
+            for name, version in names.items():
+                record = records.get(name)
+                if record is None:
+                    deletes.append((group_id, name, version))
+                else:
+                    upserts.append((group_id, record))
+        try:
+            self._store.write(upserts, deletes)
+        except BaseException:
+            self._cache.mark_dirty(marks)
+            raise
+        return len(upserts) + len(deletes)
+
+    def _final_persist(self) -> None:
+        try:
+            self.persist()
+        except Exception:
+            logger.exception("could not persist pending dictrack changes at exit")
+
+    def close(self) -> None:
+        """Persist, then close cache and store; raises if the final persist fails."""
+        if self._closed:
+            return
+        self.persist()
+        self._finalizer.detach()
+        self._closed = True
+        self._cache.close()
+        self._store.close()

@@ -1,0 +1,223 @@
+"""Trackers to plain JSON-compatible dicts and back; nothing is ever unpickled.
+
+A tracker is stored as a *definition* (type, name, conditions, targets, limiter
+settings, policy) and a *state* (progress, stage, flags, limiter counters), each
+carrying the schema number ``"v"``. Types are looked up by registered name in
+the registries filled as classes are defined (``BaseTracker``, ``BaseCondition``
+and ``BaseLimiter`` subclasses register themselves), so decoding can build only
+classes this process already defined.
+
+Values inside conditions and limiters may be JSON values, tuples, sets and
+timedeltas; the latter are tagged (``{"$tuple": [...]}``) so they come back as
+they went in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from dictrack.conditions.base import CONDITION_TYPES, BaseCondition
+from dictrack.errors import DeserializationError
+from dictrack.limiters.base import LIMITER_TYPES, BaseLimiter
+from dictrack.records import TrackerRecord
+from dictrack.trackers.base import TRACKER_TYPES, BaseTracker
+from dictrack.typing import JSONDict
+
+#: Schema number written into every definition and state.
+SCHEMA_VERSION = 1
+
+_TAGS = ("$tuple", "$set", "$timedelta", "$dict")
+
+
+def to_plain(value: Any) -> Any:
+    """Return ``value`` as JSON-compatible data, tagging tuples, sets and timedeltas.
+
+    :raises TypeError: for a value that has no plain form.
+    """
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, list):
+        return [to_plain(item) for item in value]
+    if isinstance(value, tuple):
+        return {"$tuple": [to_plain(item) for item in value]}
+    if isinstance(value, (set, frozenset)):
+        return {"$set": [to_plain(item) for item in value]}
+    if isinstance(value, timedelta):
+        return {"$timedelta": value.total_seconds()}
+    if isinstance(value, Mapping):
+        if all(isinstance(k, str) and not k.startswith("$") for k in value):
+            return {k: to_plain(v) for k, v in value.items()}
+        return {"$dict": [[to_plain(k), to_plain(v)] for k, v in value.items()]}
+    raise TypeError(
+        f"a value of type {type(value).__name__} cannot be stored; conditions and "
+        "limiters may hold JSON values, tuples, sets and timedeltas"
+    )
+
+
+def from_plain(value: Any) -> Any:
+    """Invert :func:`to_plain`."""
+    if isinstance(value, list):
+        return [from_plain(item) for item in value]
+    if isinstance(value, dict):
+        if len(value) == 1:
+            ((tag, inner),) = value.items()
+            if tag == "$tuple":
+                return tuple(from_plain(item) for item in inner)
+            if tag == "$set":
+                return {from_plain(item) for item in inner}
+            if tag == "$timedelta":
+                return timedelta(seconds=inner)
+            if tag == "$dict":
+                return {from_plain(k): from_plain(v) for k, v in inner}
+        return {k: from_plain(v) for k, v in value.items()}
+    return value
+
+
+def _encode_condition(condition: BaseCondition) -> JSONDict:
+    params = dict(condition.__getstate__())
+    params.pop("cls", None)  # 2.1.5-style custom conditions include their class
+    return {"type": type(condition).type_name, "params": to_plain(params)}
+
+
+def _encode_limiter(limiter: BaseLimiter) -> JSONDict:
+    return {"type": type(limiter).type_name, "params": to_plain(vars(limiter))}
+
+
+def encode_definition(tracker: BaseTracker) -> JSONDict:
+    """Return what ``tracker`` is, as a plain dict.
+
+    :raises TypeError: if a condition or limiter holds a value with no plain form.
+    """
+    definition: JSONDict = {
+        "v": SCHEMA_VERSION,
+        "type": type(tracker).type_name,
+        "name": tracker._name,
+        "conditions": [_encode_condition(c) for c in tracker._conditions],
+        "targets": list(tracker._targets),
+        "reset_policy": tracker._reset_policy,
+        "loop_forever": tracker._loop_forever,
+    }
+    if tracker._limiters:
+        definition["limiters"] = [_encode_limiter(lim) for lim in tracker._limiters]
+    extra = tracker._definition_extra()
+    if extra:
+        definition["params"] = to_plain(extra)
+    return definition
+
+
+def encode_state(tracker: BaseTracker) -> JSONDict:
+    """Return where ``tracker`` stands, as a small plain dict."""
+    state: JSONDict = {
+        "v": SCHEMA_VERSION,
+        "progress": tracker._progress,
+        "stage": tracker._stage,
+    }
+    if tracker._completed:
+        state["completed"] = True
+    if tracker._limited:
+        state["limited"] = True
+    if tracker._limiters:
+        state["limiters"] = [to_plain(vars(lim)) for lim in tracker._limiters]
+    return state
+
+
+def encode(
+    tracker: BaseTracker, version: int = 0, expire_at: float | None = None
+) -> TrackerRecord:
+    """Return the :class:`~dictrack.records.TrackerRecord` of ``tracker``."""
+    return TrackerRecord(
+        tracker._name,
+        encode_definition(tracker),
+        encode_state(tracker),
+        version,
+        tracker._expire_at if expire_at is None else expire_at,
+    )
+
+
+def _lookup(registry: Mapping[str, type[Any]], name: object, kind: str) -> type[Any]:
+    cls = registry.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise DeserializationError(
+            f"{kind} type {name!r} is not registered in this process; import the "
+            f"module that defines it before loading trackers that use it"
+        )
+    return cls
+
+
+def _check_schema(data: Mapping[str, Any], what: str) -> None:
+    found = data.get("v")
+    if not isinstance(found, int) or found > SCHEMA_VERSION:
+        raise DeserializationError(
+            f"{what} has schema {found!r} but this dictrack reads up to "
+            f"{SCHEMA_VERSION}; upgrade dictrack to read data written by a newer one"
+        )
+
+
+def _decode_condition(data: Mapping[str, Any]) -> BaseCondition:
+    cls = _lookup(CONDITION_TYPES, data.get("type"), "condition")
+    condition: BaseCondition = cls.__new__(cls)
+    condition.__setstate__(from_plain(data["params"]))
+    return condition
+
+
+def _decode_limiter(data: Mapping[str, Any], state: Any) -> BaseLimiter:
+    cls = _lookup(LIMITER_TYPES, data.get("type"), "limiter")
+    limiter: BaseLimiter = cls.__new__(cls)
+    limiter.__dict__.update(from_plain(data["params"]))
+    if state is not None:
+        limiter.__dict__.update(from_plain(state))
+    return limiter
+
+
+def decode(record: TrackerRecord, group_id: str) -> BaseTracker:
+    """Rebuild the tracker of ``record`` (of group ``group_id``).
+
+    :raises DeserializationError: naming the group and tracker, if the record
+        is malformed, too new, or uses a type this process does not define.
+    """
+    try:
+        return _decode(record.definition, record.state, group_id, record.expire_at)
+    except DeserializationError as exc:
+        raise DeserializationError(
+            f"tracker {record.name!r} of group {group_id!r}: {exc}"
+        ) from exc
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise DeserializationError(
+            f"tracker {record.name!r} of group {group_id!r} is malformed "
+            f"({type(exc).__name__}: {exc}); repair or remove it"
+        ) from exc
+
+
+def _decode(
+    definition: Mapping[str, Any],
+    state: Mapping[str, Any],
+    group_id: str,
+    expire_at: float | None,
+) -> BaseTracker:
+    _check_schema(definition, "definition")
+    _check_schema(state, "state")
+    cls = _lookup(TRACKER_TYPES, definition.get("type"), "tracker")
+    tracker: BaseTracker = cls.__new__(cls)
+    tracker._name = definition["name"]
+    tracker._conditions = tuple(_decode_condition(c) for c in definition["conditions"])
+    tracker._targets = tuple(definition["targets"])
+    tracker._reset_policy = definition["reset_policy"]
+    tracker._loop_forever = definition["loop_forever"]
+    limiter_states = state.get("limiters") or []
+    tracker._limiters = tuple(
+        _decode_limiter(d, limiter_states[i] if i < len(limiter_states) else None)
+        for i, d in enumerate(definition.get("limiters", ()))
+    )
+    tracker._group_id = group_id
+    tracker._progress = state["progress"]
+    tracker._stage = state["stage"]
+    tracker._init_flags()
+    tracker._completed = bool(state.get("completed", False))
+    tracker._limited = bool(state.get("limited", False))
+    tracker._expire_at = expire_at
+    if not 1 <= tracker._stage <= len(tracker._targets):
+        raise ValueError(f"stage {tracker._stage} is outside the targets")
+    tracker._restore_extra(from_plain(definition.get("params", {})))
+    return tracker

@@ -1,0 +1,117 @@
+"""The data cache contract: where the hot state of groups lives.
+
+A cache keeps, per group, the :class:`~dictrack.records.TrackerRecord` of each
+tracker and a *group version* that grows with every change. Writers never lock:
+they read a version, compute, and :meth:`BaseDataCache.apply` their changes only
+if the version is still the one they read (compare-and-set). The cache also keeps
+*dirty marks* (which trackers changed since they were last written to the store)
+so that the write-behind can find them, even from another process.
+
+Caches never evaluate conditions and never unpickle anything.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dictrack.records import TrackerRecord
+
+#: ``{group_id: {name: version}}``: trackers changed since last stored.
+DirtyMarks = dict[str, dict[str, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSnapshot:
+    """A consistent view of one cached group."""
+
+    version: int
+    records: Mapping[str, TrackerRecord]
+
+
+class ApplyStatus(enum.Enum):
+    """The outcome of :meth:`BaseDataCache.apply`."""
+
+    APPLIED = "applied"
+    CONFLICT = "conflict"
+    DUPLICATE = "duplicate"
+
+
+class BaseDataCache(ABC):
+    """The hot-state backend; see the module docstring for the model."""
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> BaseDataCache:
+        """Build a cache from a URL of its scheme (extra keywords pass through)."""
+        return cls(**kwargs)
+
+    @abstractmethod
+    def version(self, group_id: str) -> int | None:
+        """Return the group's version, or None when the group is not cached."""
+
+    @abstractmethod
+    def load(self, group_id: str) -> GroupSnapshot | None:
+        """Return the group's records and version, or None when not cached."""
+
+    @abstractmethod
+    def populate(self, group_id: str, records: Iterable[TrackerRecord]) -> GroupSnapshot:
+        """Cache a group loaded from the store, unless it is cached already.
+
+        The version becomes the highest record version (0 for no records), so
+        later writes carry versions above anything the store holds. Returns the
+        cached group either way; an existing group is never overwritten.
+        """
+
+    @abstractmethod
+    def apply(
+        self,
+        group_id: str,
+        expected_version: int,
+        writes: Mapping[str, TrackerRecord | None],
+        *,
+        event_id: str | None = None,
+    ) -> ApplyStatus:
+        """Atomically apply ``writes`` (None deletes) if the version matches.
+
+        Every backend guarantees: if ``event_id`` was already applied to this
+        group (within the backend's id window) nothing changes and the result is
+        DUPLICATE; else if the group is missing or its version is not
+        ``expected_version`` nothing changes and the result is CONFLICT; else all
+        writes happen together, each written name is marked dirty at version
+        ``expected_version + 1``, the version becomes that (when ``writes`` is
+        not empty), ``event_id`` is remembered, and the result is APPLIED.
+        """
+
+    @abstractmethod
+    def take_dirty(self) -> DirtyMarks:
+        """Remove and return every dirty mark (the caller now owns storing them)."""
+
+    @abstractmethod
+    def mark_dirty(self, marks: DirtyMarks) -> None:
+        """Put marks back (after a failed store write); keeps the higher version."""
+
+    @abstractmethod
+    def mark_clean(self, group_id: str, versions: Mapping[str, int]) -> None:
+        """Clear marks whose version is at most the one given (it was stored)."""
+
+    @abstractmethod
+    def evict(self, group_id: str) -> bool:
+        """Drop a group that has no dirty marks; return whether it was dropped.
+
+        A group with dirty marks stays: evicting it would lose changes that are
+        not in the store yet.
+        """
+
+    @abstractmethod
+    def flush_all(self) -> None:
+        """Delete every group, mark and remembered event id."""
+
+    def check(self) -> bool:
+        """Return whether the backend is reachable (never raises)."""
+        return True
+
+    def close(self) -> None:
+        """Release resources this cache created (not a client that was passed in)."""

@@ -1,0 +1,219 @@
+"""SQLiteDataStore: the embedded durable store (stdlib ``sqlite3``, one file)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from dictrack.data_stores.base import BaseDataStore, Deletes, Upserts
+from dictrack.errors import BackendError, ConfigurationError, DeserializationError
+from dictrack.records import TrackerRecord
+
+logger = logging.getLogger(__name__)
+
+#: Schema of the table, kept in ``PRAGMA user_version``.
+SCHEMA = 1
+MEMORY = ":memory:"
+
+_CREATE = """
+CREATE TABLE IF NOT EXISTS {table} (
+    group_id   TEXT    NOT NULL,
+    name       TEXT    NOT NULL,
+    type       TEXT    NOT NULL,
+    definition TEXT    NOT NULL,
+    state      TEXT    NOT NULL,
+    version    INTEGER NOT NULL,
+    completed  INTEGER NOT NULL DEFAULT 0,
+    updated_at REAL    NOT NULL,
+    expire_at  REAL,
+    PRIMARY KEY (group_id, name)
+);
+CREATE INDEX IF NOT EXISTS {table}_expire_at ON {table} (expire_at)
+    WHERE expire_at IS NOT NULL;
+"""
+
+_UPSERT = """
+INSERT INTO {table}
+    (group_id, name, type, definition, state, version, completed, updated_at,
+     expire_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (group_id, name) DO UPDATE SET
+    type = excluded.type, definition = excluded.definition,
+    state = excluded.state, version = excluded.version,
+    completed = excluded.completed, updated_at = excluded.updated_at,
+    expire_at = excluded.expire_at
+WHERE excluded.version > {table}.version
+"""
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class SQLiteDataStore(BaseDataStore):
+    """Store trackers as readable rows of one SQLite table.
+
+    Each row holds ``group_id, name, type, definition (JSON), state (JSON),
+    version, completed, updated_at, expire_at`` (epoch seconds), so an operator
+    can query it with the ``sqlite3`` shell. Safe under threads; a file may be
+    shared by processes (SQLite locks it; WAL journal).
+
+    :param path: the database file (created with its folders), or ``":memory:"``.
+    :param table: the table name.
+    :param timeout: seconds to wait for another process's lock.
+    :raises ConfigurationError: if the file is not a SQLite database, or holds
+        a newer schema.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str] = MEMORY, *, table: str = "trackers",
+        timeout: float = 30.0,
+    ) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"`path` must be a str or path, got {type(path).__name__}")
+        if not isinstance(table, str) or not table.isidentifier():
+            raise ValueError(f"`table` must be a plain identifier, got {table!r}")
+        self.path = os.fspath(path)
+        self.table = table
+        self._lock = threading.Lock()
+        if self.path != MEMORY:
+            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(
+                os.path.expanduser(self.path),
+                timeout=timeout,
+                check_same_thread=False,
+                isolation_level=None,
+            )
+        except sqlite3.Error as exc:
+            raise ConfigurationError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+        try:
+            self._prepare()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise ConfigurationError(
+                f"{self.path!r} is not a usable dictrack SQLite database ({exc}); "
+                "move it away or pass another path"
+            ) from exc
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> SQLiteDataStore:
+        """``sqlite:///relative.db``, ``sqlite:////abs/path.db``, ``sqlite:///:memory:``."""
+        rest = url.split("://", 1)[1]
+        path = rest[1:] if rest.startswith("/") else rest
+        if not path:
+            raise ConfigurationError(f"no database path in {url!r}; e.g. sqlite:///data.db")
+        return cls(path, **kwargs)
+
+    def _prepare(self) -> None:
+        with self._lock:
+            found = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if found > SCHEMA:
+                raise ConfigurationError(
+                    f"{self.path!r} was written by a newer dictrack (schema {found}, "
+                    f"this one reads {SCHEMA}); upgrade dictrack"
+                )
+            if self.path != MEMORY:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_CREATE.format(table=self.table))
+            self._conn.execute(f"PRAGMA user_version = {SCHEMA}")
+
+    @contextlib.contextmanager
+    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise BackendError(f"SQLite {what} failed on {self.path!r}: {exc}") from exc
+
+    def load_group(self, group_id: str) -> list[TrackerRecord]:
+        try:
+            with self._lock:
+                rows = self._conn.execute(
+                    f"SELECT name, definition, state, version, expire_at FROM "
+                    f"{self.table} WHERE group_id = ? ORDER BY rowid",
+                    (group_id,),
+                ).fetchall()
+        except sqlite3.Error as exc:
+            raise BackendError(f"SQLite load failed on {self.path!r}: {exc}") from exc
+        return [self._record(group_id, *row) for row in rows]
+
+    @staticmethod
+    def _record(
+        group_id: str, name: str, definition: str, state: str, version: int,
+        expire_at: float | None,
+    ) -> TrackerRecord:
+        try:
+            return TrackerRecord(
+                name, json.loads(definition), json.loads(state), version, expire_at
+            )
+        except (TypeError, ValueError) as exc:
+            raise DeserializationError(
+                f"tracker {name!r} of group {group_id!r} has a corrupt row ({exc}); "
+                "repair or delete it"
+            ) from exc
+
+    def write(self, upserts: Upserts = (), deletes: Deletes = ()) -> None:
+        if not upserts and not deletes:
+            return
+        now = time.time()
+        rows = [
+            (
+                group_id, r.name, r.type, _dumps(r.definition), _dumps(r.state),
+                r.version, int(r.completed), now, r.expire_at,
+            )
+            for group_id, r in upserts
+        ]
+        cap = 2**62  # "any version"
+        names = [(g, n, cap if v is None else v) for g, n, v in deletes if n is not None]
+        groups = [(g, cap if v is None else v) for g, n, v in deletes if n is None]
+        with self._transaction("write") as conn:
+            if groups:
+                conn.executemany(
+                    f"DELETE FROM {self.table} WHERE group_id = ? AND version <= ?",
+                    groups,
+                )
+            if names:
+                conn.executemany(
+                    f"DELETE FROM {self.table} WHERE group_id = ? AND name = ? "
+                    "AND version <= ?",
+                    names,
+                )
+            if rows:
+                conn.executemany(_UPSERT.format(table=self.table), rows)
+
+    def flush_all(self) -> None:
+        with self._transaction("flush") as conn:
+            conn.execute(f"DELETE FROM {self.table}")
+
+    def count(self) -> int:
+        """Return how many trackers are stored (all groups)."""
+        with self._lock:
+            return int(self._conn.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0])
+
+    def check(self) -> bool:
+        try:
+            with self._lock:
+                self._conn.execute("SELECT 1").fetchone()
+        except sqlite3.Error:
+            return False
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

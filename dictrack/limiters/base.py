@@ -1,0 +1,59 @@
+"""The limiter ABC: a pure gatekeeper that can close a tracker."""
+
+from __future__ import annotations
+
+import copy
+from abc import ABC
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from dictrack.typing import EventData
+
+if TYPE_CHECKING:
+    from dictrack.trackers.base import BaseTracker
+
+#: Limiter classes by stored type name (filled by ``__init_subclass__``).
+LIMITER_TYPES: dict[str, type[BaseLimiter]] = {}
+
+
+class BaseLimiter(ABC):
+    """Decides, around each tracked event, whether its tracker stays open.
+
+    ``pre_track`` runs before the conditions are checked and ``post_track`` after
+    progress was pushed; either returning False closes (limits) the tracker until
+    it is reset with a policy that includes ``ResetPolicy.LIMITER``, which calls
+    ``reset``. A limiter's attributes are its stored state: keep them
+    JSON-compatible (timedeltas are fine). Time arrives as the ``now_ts`` keyword
+    (epoch seconds); limiters never read the clock.
+    """
+
+    type_name: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "type_name" not in cls.__dict__:
+            cls.type_name = f"{cls.__module__}:{cls.__qualname__}"
+        LIMITER_TYPES[cls.type_name] = cls
+
+    def __init__(self) -> None:
+        self.limited = False
+
+    def pre_track(
+        self, data: EventData, pre_tracker: BaseTracker, *args: Any, **kwargs: Any
+    ) -> bool:
+        """Return whether the tracker may take this event (True by default)."""
+        return True
+
+    def post_track(
+        self, data: EventData, post_tracker: BaseTracker, *args: Any, **kwargs: Any
+    ) -> bool:
+        """Return whether the tracker stays open after this event (True by default)."""
+        return True
+
+    def reset(self, *args: Any, **kwargs: Any) -> bool:
+        """Re-open the limiter; return whether it is open afterwards."""
+        self.limited = False
+        return True
+
+    def _copy(self) -> BaseLimiter:
+        """An independent copy (trackers are copied on write)."""
+        return copy.deepcopy(self)

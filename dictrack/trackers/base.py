@@ -1,0 +1,469 @@
+"""The tracker ABC: a definition (name, conditions, targets, limiters, policy)
+plus a small state (progress, stage, flags), and its pure transitions.
+
+Trackers do no I/O and read no clock. A transition (``_advance``, ``_reset``)
+mutates the tracker and returns the events it caused; the manager runs it on a
+copy, writes the copy, and only then delivers the events.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from dictrack import _clock
+from dictrack.conditions.base import BaseCondition
+from dictrack.errors import GroupIdError, TrackerStateError
+from dictrack.events import (
+    EVENT_ALL,
+    EVENT_TRACKER_ALL_COMPLETED,
+    EVENT_TRACKER_LIMITED,
+    EVENT_TRACKER_RESET,
+    EVENT_TRACKER_STAGE_COMPLETED,
+    BaseEvent,
+    LimitedTrackerEvent,
+    ListenerRegistry,
+    TrackerEvent,
+)
+from dictrack.limiters.base import BaseLimiter
+from dictrack.trackers import _validate as v
+from dictrack.typing import EventData, Listener, Number
+
+#: Tracker classes by stored type name (filled by ``__init_subclass__``).
+TRACKER_TYPES: dict[str, type[BaseTracker]] = {}
+
+
+class ResetPolicy:
+    """What a reset clears; combine with ``|``."""
+
+    NONE = 0
+    PROGRESS = 1
+    LIMITER = 2
+    ALL = PROGRESS | LIMITER
+    DEFAULT = LIMITER
+
+
+def check_policy(value: object, name: str = "reset_policy") -> int:
+    """Return ``value`` if it is a valid :class:`ResetPolicy` combination."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"`{name}` must be a ResetPolicy int, got {type(value).__name__}")
+    if not ResetPolicy.NONE <= value <= ResetPolicy.ALL:
+        raise ValueError(
+            f"`{name}` must be a combination of ResetPolicy.PROGRESS and "
+            f"ResetPolicy.LIMITER (0..{ResetPolicy.ALL}), got {value}"
+        )
+    return value
+
+
+class _Transition:
+    """What a running transition needs: the time, extra kwargs, the events."""
+
+    __slots__ = ("events", "kwargs", "now")
+
+    def __init__(self, now: float, kwargs: dict[str, Any]) -> None:
+        self.now = now
+        self.kwargs = kwargs
+        self.events: list[BaseEvent] = []
+
+
+class BaseTracker(ABC):
+    """Tracks progress of one group towards one or more stage targets.
+
+    :param name: unique within its group.
+    :param conditions: all must hold for an event to count (empty: every event).
+    :param target: a positive number, or a list/tuple of stage targets.
+    :param group_id: the owning group; set by ``TrackingManager.add_tracker``.
+    :param limiters: :class:`~dictrack.limiters.base.BaseLimiter` instances.
+    :param reset_policy: what a reset (and a stage completion) clears.
+    :param loop_forever: repeat the last target forever instead of completing.
+    :param init_progress: the starting progress.
+    :raises TypeError: for arguments of the wrong type.
+    :raises ValueError: for bad values (empty or non-increasing targets, ...).
+    """
+
+    DEFAULT_GROUP_ID = "_THIS_IS_DEFAULT_GID"
+    type_name: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "type_name" not in cls.__dict__:
+            cls.type_name = f"{cls.__module__}:{cls.__qualname__}"
+        TRACKER_TYPES[cls.type_name] = cls
+
+    def __init__(
+        self,
+        name: str,
+        conditions: Any,
+        target: Number | list[Number] | tuple[Number, ...],
+        group_id: str | None = None,
+        limiters: Any = None,
+        reset_policy: int = ResetPolicy.DEFAULT,
+        loop_forever: bool = False,
+        init_progress: Number = 0,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        self._name = v.check_name(name, "name")
+        self._conditions = v.check_members(conditions, BaseCondition, "conditions")
+        self._reset_policy = check_policy(reset_policy)
+        self._targets = v.check_targets(target, self._cumulative(self._reset_policy))
+        self._stage = 1
+        if group_id is not None:
+            v.check_name(group_id, "group_id")
+        self._group_id = self.DEFAULT_GROUP_ID if group_id is None else group_id
+        self._limiters: tuple[BaseLimiter, ...] = (
+            () if limiters is None else v.check_members(limiters, BaseLimiter, "limiters")
+        )
+        self._loop_forever = v.check_bool(loop_forever, "loop_forever")
+        self._progress: Number = v.check_number(init_progress, "init_progress")
+        self._init_flags()
+
+    def _init_flags(self) -> None:
+        self._completed = False
+        self._removed = False
+        self._dirtied = False
+        self._limited = False
+        self._matched = False
+        self._listeners: ListenerRegistry | None = None
+        self._txn: _Transition | None = None
+        self._expire_at: float | None = None
+
+    @staticmethod
+    def _cumulative(policy: int) -> bool:
+        return not policy & ResetPolicy.PROGRESS
+
+    # -- 2.1.5 attributes ---------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def conditions(self) -> set[BaseCondition]:
+        return set(self._conditions)
+
+    @property
+    def limiters(self) -> set[BaseLimiter]:
+        return set(self._limiters)
+
+    @property
+    def target(self) -> Number:
+        """The target of the current stage."""
+        return self._targets[self._stage - 1]
+
+    @property
+    def targets(self) -> tuple[Number, ...]:
+        """Every stage target, done or not."""
+        return self._targets
+
+    @property
+    def multi_target(self) -> list[Number]:
+        """The targets of the stages after the current one."""
+        return list(self._targets[self._stage :])
+
+    @property
+    def current_stage(self) -> int:
+        """The current stage, from 1."""
+        return self._stage
+
+    @property
+    def group_id(self) -> str:
+        return self._group_id
+
+    @group_id.setter
+    def group_id(self, value: str) -> None:
+        v.check_name(value, "group_id")
+        self._check_health()
+        if value != self._group_id and self._group_id != self.DEFAULT_GROUP_ID:
+            raise GroupIdError(
+                f"tracker {self._name!r} already belongs to group "
+                f"{self._group_id!r}; create another tracker for group {value!r}"
+            )
+        self._group_id = value
+
+    @property
+    def reset_policy(self) -> int:
+        return self._reset_policy
+
+    @reset_policy.setter
+    def reset_policy(self, value: int) -> None:
+        check_policy(value)
+        self._check_health()
+        self._reset_policy = value
+
+    @property
+    def loop_forever(self) -> bool:
+        return self._loop_forever
+
+    @loop_forever.setter
+    def loop_forever(self, value: bool) -> None:
+        v.check_bool(value, "loop_forever")
+        self._check_health()
+        self._loop_forever = value
+
+    @property
+    def progress(self) -> Number:
+        return self._progress
+
+    @progress.setter
+    def progress(self, value: Number) -> None:
+        v.check_number(value, "progress")
+        self._check_health()
+        self._progress = value
+
+    @property
+    def completed(self) -> bool:
+        return self._completed
+
+    @property
+    def removed(self) -> bool:
+        return self._removed
+
+    @removed.setter
+    def removed(self, value: bool) -> None:
+        v.check_bool(value, "removed")
+        self._check_health(completed=False)
+        self._removed = value
+
+    @property
+    def dirtied(self) -> bool:
+        """Whether the tracker changed since it was loaded."""
+        return self._dirtied
+
+    @property
+    def limited(self) -> bool:
+        """Whether a limiter closed the tracker (until a LIMITER reset)."""
+        return self._limited
+
+    @property
+    def matched(self) -> bool:
+        """Whether the last tracked event met the conditions and advanced it."""
+        return self._matched
+
+    @property
+    def expire_at(self) -> float | None:
+        """When the tracker expires (epoch seconds), if it was added with one."""
+        return self._expire_at
+
+    # -- value semantics ----------------------------------------------------
+
+    def _compare_key(self) -> tuple[Any, ...]:
+        return (
+            type(self),
+            self._name,
+            set(self._conditions),
+            set(self._limiters),
+            self._targets,
+            self._stage,
+            self._group_id,
+            self._progress,
+            self._completed,
+            self._removed,
+            self._dirtied,
+            self._limited,
+            self._loop_forever,
+            self._reset_policy,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BaseTracker):
+            return NotImplemented
+        return self._compare_key() == other._compare_key()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as in 2.1.5
+
+    def _repr_fields(self) -> str:
+        return (
+            f"target={self.target} conditions={set(self._conditions)} "
+            f"limiters={set(self._limiters)} group_id={self._group_id} "
+            f"name={self._name} progress={self._progress}"
+        )
+
+    def __repr__(self) -> str:
+        content = f"<{type(self).__name__} ({self._repr_fields()})>"
+        if self._removed:
+            return "[REMOVED] " + content
+        if self._completed:
+            return "[COMPLETED] " + content
+        if self._limited:
+            return "[LIMITED] " + content
+        return content
+
+    def _clone(self) -> BaseTracker:
+        """A copy that shares nothing mutable with this tracker."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        if self._limiters:
+            new._limiters = tuple(limiter._copy() for limiter in self._limiters)
+        new._listeners = None
+        new._txn = None
+        return new
+
+    # -- public operations (2.1.5) -------------------------------------------
+
+    def add_listener(self, code: int, cb: Listener) -> None:
+        """Call ``cb(event)`` for events of ``code`` caused by direct calls."""
+        self._check_health(completed=False)
+        if self._listeners is None:
+            self._listeners = ListenerRegistry()
+        self._listeners.add(code, cb)
+
+    def forward_event(self, cb: Listener) -> None:
+        """Call ``cb(event)`` for every event code."""
+        if not callable(cb):
+            raise TypeError(f"listener must be callable, got {type(cb).__name__}")
+        for code in EVENT_ALL:
+            self.add_listener(code, cb)
+
+    def track(self, data: EventData, *args: Any, **kwargs: Any) -> None:
+        """Advance this tracker with one event (outside a manager).
+
+        :param data: the event dict.
+        :param now: keyword, the event time (epoch seconds or aware datetime);
+            ``now_ts`` is accepted as in 2.1.5.
+        :raises TrackerStateError: if the tracker is completed or removed.
+        """
+        self._check_health()
+        if not isinstance(data, Mapping):
+            raise TypeError(f"`data` must be a dict, got {type(data).__name__}")
+        now = kwargs.pop("now", None)
+        now_ts = kwargs.pop("now_ts", None)
+        now = _clock.to_timestamp(now_ts if now is None else now)
+        self._dispatch(self._advance(data, now, kwargs))
+
+    def reset(self, reset_policy: int | None = None, *args: Any, **kwargs: Any) -> None:
+        """Reset per ``reset_policy`` (default: the tracker's own policy).
+
+        Keywords go to the limiters: ``reset_count=`` (CountLimiter),
+        ``reset_seconds=`` and ``now_ts=`` (TimeLimiter).
+        """
+        policy = self._reset_policy if reset_policy is None else check_policy(reset_policy)
+        self._check_health(completed=False)
+        now = _clock.to_timestamp(kwargs.get("now_ts"))
+        self._dispatch(self._reset(policy, now, kwargs))
+
+    def add_targets(self, target: Number | list[Number] | tuple[Number, ...]) -> None:
+        """Append stage targets after the existing ones."""
+        self._check_health()
+        self._targets += v.check_targets(
+            target, self._cumulative(self._reset_policy), after=self._targets[-1]
+        )
+
+    # -- transitions ----------------------------------------------------------
+
+    def _advance(
+        self,
+        data: EventData,
+        now: float,
+        kwargs: dict[str, Any],
+        matcher: Callable[[], bool] | None = None,
+    ) -> list[BaseEvent]:
+        """Apply one event; return the events it caused (in order)."""
+        self._matched = False
+        if self._limited:
+            return []
+        txn = self._txn = _Transition(now, kwargs)
+        limiter_kwargs = {**kwargs, "now_ts": now}
+        try:
+            for limiter in self._limiters:
+                if not limiter.pre_track(data, self, **limiter_kwargs):
+                    self._close(limiter)
+            if self._limited:
+                return txn.events
+            if matcher() if matcher is not None else self._conditions_met(data):
+                self._matched = self._dirtied = True
+                self._push_progress(data, **kwargs)
+                self._check_progress()
+            for limiter in self._limiters:
+                if not limiter.post_track(data, self, **limiter_kwargs):
+                    self._close(limiter)
+            return txn.events
+        finally:
+            self._txn = None
+
+    def _conditions_met(self, data: EventData) -> bool:
+        return all(condition.check(data) for condition in self._conditions)
+
+    def _close(self, limiter: BaseLimiter) -> None:
+        assert self._txn is not None
+        self._limited = self._dirtied = True
+        self._txn.events.append(
+            LimitedTrackerEvent(
+                EVENT_TRACKER_LIMITED,
+                self._group_id,
+                self._name,
+                self._clone(),
+                limiter._copy(),
+                event_ts=self._txn.now,
+            )
+        )
+
+    def _reset(self, policy: int, now: float, kwargs: dict[str, Any]) -> list[BaseEvent]:
+        """Reset per ``policy``; return the RESET event."""
+        if policy & ResetPolicy.PROGRESS:
+            self._progress = 0
+        if policy & ResetPolicy.LIMITER:
+            limiter_kwargs = {**kwargs, "now_ts": now}
+            still_closed = [not lim.reset(**limiter_kwargs) for lim in self._limiters]
+            self._limited = any(still_closed)
+        self._completed = False
+        return [
+            TrackerEvent(
+                EVENT_TRACKER_RESET,
+                self._group_id,
+                self._name,
+                self._clone(),
+                event_ts=now,
+            )
+        ]
+
+    def _complete(self) -> None:
+        """The current stage's target is reached: next stage, loop or complete."""
+        txn = self._txn
+        if txn is None:
+            raise TrackerStateError("_complete() runs only inside a transition")
+        snapshot = self._clone()
+        snapshot._completed = True
+        if self._stage < len(self._targets) or self._loop_forever:
+            if self._stage < len(self._targets):
+                self._stage += 1
+            code = EVENT_TRACKER_STAGE_COMPLETED
+            txn.events.extend(self._reset(self._reset_policy, txn.now, {}))
+        else:
+            code = EVENT_TRACKER_ALL_COMPLETED
+            self._completed = True
+        txn.events.append(
+            TrackerEvent(code, self._group_id, self._name, snapshot, event_ts=txn.now)
+        )
+
+    def _dispatch(self, events: list[BaseEvent]) -> None:
+        if self._listeners is not None:
+            self._listeners.dispatch(events)
+
+    def _check_health(self, removed: bool = True, completed: bool = True) -> None:
+        if removed and self._removed:
+            raise TrackerStateError(
+                f"tracker {self._name!r} of group {self._group_id!r} was removed"
+            )
+        if completed and self._completed:
+            raise TrackerStateError(
+                f"tracker {self._name!r} of group {self._group_id!r} is completed"
+            )
+
+    # -- what a tracker type defines -----------------------------------------
+
+    @abstractmethod
+    def _push_progress(self, data: EventData, *args: Any, **kwargs: Any) -> None:
+        """Add this event's contribution to ``self._progress``."""
+
+    @abstractmethod
+    def _check_progress(self) -> bool:
+        """Call ``self._complete()`` if the stage target is reached; return whether."""
+
+    def _definition_extra(self) -> dict[str, Any]:
+        """Constructor parameters a subclass adds (JSON-compatible)."""
+        return {}
+
+    def _restore_extra(self, extra: Mapping[str, Any]) -> None:
+        """Set the parameters returned by :meth:`_definition_extra`."""

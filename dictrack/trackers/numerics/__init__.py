@@ -1,0 +1,3 @@
+"""Numeric trackers: progress is a number compared with the stage target."""
+
+from __future__ import annotations
