@@ -35,7 +35,8 @@ def to_timestamp(now: float | int | datetime | None) -> float:
         return now.timestamp()
     if isinstance(now, bool) or not isinstance(now, (int, float)):
         raise TypeError(
-            f"`now` must be epoch seconds or an aware datetime, got {type(now).__name__}"
+            "`now` must be epoch seconds or an aware datetime, "
+            f"got {type(now).__name__}"
         )
     if not math.isfinite(now):
         raise ValueError(f"`now` must be finite, got {now!r}")

@@ -51,7 +51,10 @@ class GroupView:
     __slots__ = ("_conds", "_entries", "group_id", "version")
 
     def __init__(
-        self, group_id: str, version: int, entries: dict[str, _Entry],
+        self,
+        group_id: str,
+        version: int,
+        entries: dict[str, _Entry],
         conds: tuple[BaseCondition, ...],
     ) -> None:
         self.group_id = group_id
@@ -70,7 +73,9 @@ class GroupView:
 
     @classmethod
     def _assemble(
-        cls, group_id: str, version: int,
+        cls,
+        group_id: str,
+        version: int,
         pairs: list[tuple[BaseTracker, TrackerRecord]],
     ) -> GroupView:
         # Conditions shared by several trackers are checked once per event.
@@ -90,7 +95,8 @@ class GroupView:
     def live(self, now: float) -> list[BaseTracker]:
         """Trackers not expired at ``now``, in insertion order."""
         return [
-            e.tracker for e in self._entries.values()
+            e.tracker
+            for e in self._entries.values()
             if e.tracker._expire_at is None or now < e.tracker._expire_at
         ]
 
@@ -154,7 +160,9 @@ class GroupView:
         return out
 
     def with_changes(
-        self, version: int, changed: Mapping[str, tuple[BaseTracker, TrackerRecord] | None]
+        self,
+        version: int,
+        changed: Mapping[str, tuple[BaseTracker, TrackerRecord] | None],
     ) -> GroupView:
         """Return the view after ``changed`` (None removes) at ``version``."""
         pairs: list[tuple[BaseTracker, TrackerRecord]] = []
@@ -164,7 +172,8 @@ class GroupView:
             elif changed[name] is not None:
                 pairs.append(changed[name])  # type: ignore[arg-type]  # not None
         pairs.extend(
-            pair for name, pair in changed.items()
+            pair
+            for name, pair in changed.items()
             if pair is not None and name not in self._entries
         )
         same_defs = all(
@@ -175,7 +184,8 @@ class GroupView:
         )
         if same_defs:
             entries = {
-                name: _Entry(t, r, self._entries[name].cond_idx) for t, r in pairs
+                name: _Entry(t, r, self._entries[name].cond_idx)
+                for t, r in pairs
                 for name in (t._name,)
             }
             return GroupView(self.group_id, version, entries, self._conds)

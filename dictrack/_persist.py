@@ -25,7 +25,9 @@ logger = logging.getLogger(__name__)
 class WriteBehind:
     """Moves dirty trackers from a cache to a store for one manager."""
 
-    def __init__(self, cache: BaseDataCache, store: BaseDataStore, owner: object) -> None:
+    def __init__(
+        self, cache: BaseDataCache, store: BaseDataStore, owner: object
+    ) -> None:
         self._cache = cache
         self._store = store
         self._closed = False
@@ -37,7 +39,9 @@ class WriteBehind:
     ) -> None:
         """Store an admin change now; on failure it stays marked for later."""
         upserts: Upserts = [(group_id, r) for r in writes.values() if r is not None]
-        deletes: Deletes = [(group_id, n, version) for n, r in writes.items() if r is None]
+        deletes: Deletes = [
+            (group_id, n, version) for n, r in writes.items() if r is None
+        ]
         try:
             self._store.write(upserts, deletes)
         except BackendError:

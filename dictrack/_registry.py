@@ -1,4 +1,4 @@
-"""URL scheme registries shared by ``data_caches.from_url`` and ``data_stores.from_url``."""
+"""URL scheme registries behind `data_caches.from_url` and `data_stores.from_url`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ T = TypeVar("T")
 class SchemeRegistry(Generic[T]):
     """A plain dict from URL scheme to ``"module:Class"``, imported on demand."""
 
-    def __init__(self, kind: str, base: type[T], schemes: dict[str, str]) -> None:
+    def __init__(self, kind: str, base: type, schemes: dict[str, str]) -> None:
         self._kind = kind
         self._base = base
         self._schemes = dict(schemes)
@@ -26,9 +26,13 @@ class SchemeRegistry(Generic[T]):
         :param extra: the pip extra that provides its driver, named in errors.
         """
         if not isinstance(scheme, str) or not scheme.isidentifier():
-            raise ValueError(f"scheme must be a simple name like 'redis', got {scheme!r}")
+            raise ValueError(
+                f"scheme must be a simple name like 'redis', got {scheme!r}"
+            )
         if not isinstance(target, str) or ":" not in target:
-            raise ValueError(f"target must look like 'package.module:Class', got {target!r}")
+            raise ValueError(
+                f"target must look like 'package.module:Class', got {target!r}"
+            )
         self._schemes[scheme.lower()] = target
         if extra:
             self._extras[scheme.lower()] = extra

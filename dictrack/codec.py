@@ -157,14 +157,14 @@ def _check_schema(data: Mapping[str, Any], what: str) -> None:
 
 def _decode_condition(data: Mapping[str, Any]) -> BaseCondition:
     cls = _lookup(CONDITION_TYPES, data.get("type"), "condition")
-    condition: BaseCondition = cls.__new__(cls)
+    condition: BaseCondition = object.__new__(cls)
     condition.__setstate__(from_plain(data["params"]))
     return condition
 
 
 def _decode_limiter(data: Mapping[str, Any], state: Any) -> BaseLimiter:
     cls = _lookup(LIMITER_TYPES, data.get("type"), "limiter")
-    limiter: BaseLimiter = cls.__new__(cls)
+    limiter: BaseLimiter = object.__new__(cls)
     limiter.__dict__.update(from_plain(data["params"]))
     if state is not None:
         limiter.__dict__.update(from_plain(state))
@@ -199,7 +199,7 @@ def _decode(
     _check_schema(definition, "definition")
     _check_schema(state, "state")
     cls = _lookup(TRACKER_TYPES, definition.get("type"), "tracker")
-    tracker: BaseTracker = cls.__new__(cls)
+    tracker: BaseTracker = object.__new__(cls)
     tracker._name = definition["name"]
     tracker._conditions = tuple(_decode_condition(c) for c in definition["conditions"])
     tracker._targets = tuple(definition["targets"])

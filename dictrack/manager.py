@@ -1,91 +1,38 @@
-"""TrackingManager: the one place that wires cache, store and listeners together.
+"""TrackingManager: the public API, compatible with dictrack 2.1.5.
 
-Every change follows the same path: read the group's view (decoded trackers at a
-cache version), compute the new trackers on copies, write them to the cache with
-one compare-and-set, then deliver the events. On a version conflict the view is
-reloaded and the change recomputed, so concurrent writers never lose an update
-and listeners never hear of a change that did not happen.
+The manager checks arguments and turns each call into a change computed by the
+engine (:mod:`dictrack._engine`), which owns views, compare-and-set writes and
+retries; it is the only place that wires the cache, store and listeners.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
-from pathlib import Path
+from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any, Union
+from typing import Any
 
 from dictrack import _clock, codec, data_caches, data_stores
+from dictrack._args import Now, check_group, check_names, default_store_path, expiry
+from dictrack._engine import Changes, Engine
 from dictrack._group import GroupView
-from dictrack._persist import WriteBehind
-from dictrack.data_caches.base import ApplyStatus, BaseDataCache
+from dictrack.data_caches.base import BaseDataCache
 from dictrack.data_caches.memory import MemoryDataCache
 from dictrack.data_stores.base import BaseDataStore
-from dictrack.errors import BackendError, ConflictError, DuplicateTrackerError
+from dictrack.errors import BackendError, DuplicateTrackerError
 from dictrack.events import (
     EVENT_TRACKER_ADDED,
     BaseEvent,
     ListenerRegistry,
     TrackerEvent,
 )
-from dictrack.records import TrackerRecord
 from dictrack.results import TrackResult
 from dictrack.trackers.base import BaseTracker, check_policy
 from dictrack.typing import EventData, Listener
 
 logger = logging.getLogger(__name__)
 
-Now = Union[float, int, datetime, None]
-#: name -> new tracker (None removes); what an admin change computes.
-Changes = dict[str, Union[BaseTracker, None]]
-
-
-def default_store_path() -> Path:
-    """Where ``TrackingManager()`` keeps its SQLite file.
-
-    ``$DICTRACK_HOME/dictrack.sqlite3`` if set, else the XDG data folder
-    (``~/.local/share/dictrack/dictrack.sqlite3``).
-    """
-    home = os.environ.get("DICTRACK_HOME")
-    if home:
-        return Path(home).expanduser() / "dictrack.sqlite3"
-    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(xdg).expanduser() / "dictrack" / "dictrack.sqlite3"
-
-
-def _check_group(group_id: object) -> str:
-    if not isinstance(group_id, str):
-        raise TypeError(f"`group_id` must be a str, got {type(group_id).__name__}")
-    if not group_id:
-        raise ValueError("`group_id` must not be empty")
-    return group_id
-
-
-def _names(name: object) -> list[str] | None:
-    if name is None:
-        return None
-    if isinstance(name, str):
-        return [name]
-    if isinstance(name, (list, tuple)) and all(isinstance(n, str) for n in name):
-        return list(name)
-    raise TypeError(f"`name` must be a str, a list of str or None, got {name!r}")
-
-
-def _expiry(expire: object, expire_at: object, now: float) -> float | None:
-    for arg, value in (("expire", expire), ("expire_at", expire_at)):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, (int, float))
-        ):
-            raise TypeError(f"`{arg}` must be seconds (int or float) or None")
-    if expire is not None and expire_at is not None:
-        raise ValueError("give `expire` (seconds from now) or `expire_at`, not both")
-    if expire is not None:
-        if expire <= 0:  # type: ignore[operator]  # checked to be a number
-            raise ValueError(f"`expire` must be positive seconds, got {expire!r}")
-        return now + expire  # type: ignore[operator]  # checked to be a number
-    return None if expire_at is None else float(expire_at)  # type: ignore[arg-type]
+__all__ = ["TrackingManager", "default_store_path"]
 
 
 class TrackingManager:
@@ -119,20 +66,28 @@ class TrackingManager:
             logger.info("dictrack keeps its data in %s", data_store.path)
         if not isinstance(data_cache, BaseDataCache):
             raise TypeError(
-                f"`data_cache` must be a BaseDataCache or URL, got {type(data_cache).__name__}"
+                "`data_cache` must be a BaseDataCache or URL, "
+                f"got {type(data_cache).__name__}"
             )
         if not isinstance(data_store, BaseDataStore):
             raise TypeError(
-                f"`data_store` must be a BaseDataStore or URL, got {type(data_store).__name__}"
+                "`data_store` must be a BaseDataStore or URL, "
+                f"got {type(data_store).__name__}"
             )
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 1:
-            raise ValueError(f"`max_retries` must be a positive int, got {max_retries!r}")
+        if (
+            isinstance(max_retries, bool)
+            or not isinstance(max_retries, int)
+            or max_retries < 1
+        ):
+            raise ValueError(
+                f"`max_retries` must be a positive int, got {max_retries!r}"
+            )
         self.data_cache = data_cache
         self.data_store = data_store
-        self._max_retries = max_retries
         self._listeners = ListenerRegistry()
-        self._views: dict[str, GroupView] = {}
-        self._write_behind = WriteBehind(data_cache, data_store, owner=self)
+        self._engine = Engine(
+            data_cache, data_store, self._listeners, max_retries, self
+        )
 
     # -- listeners ----------------------------------------------------------
 
@@ -150,21 +105,6 @@ class TrackingManager:
 
     # -- reading ------------------------------------------------------------
 
-    def _view(self, group_id: str) -> GroupView:
-        """The current view of a group, loading it from the store on a miss."""
-        cached_version = self.data_cache.version(group_id)
-        view = self._views.get(group_id)
-        if view is not None and view.version == cached_version:
-            return view
-        snapshot = self.data_cache.load(group_id) if cached_version is not None else None
-        if snapshot is None:
-            snapshot = self.data_cache.populate(
-                group_id, self.data_store.load_group(group_id)
-            )
-        view = GroupView.build(group_id, snapshot)
-        self._views[group_id] = view
-        return view
-
     def get_trackers(
         self, group_id: str, name: str | list[str] | None = None, *, now: Now = None
     ) -> list[BaseTracker]:
@@ -172,10 +112,10 @@ class TrackingManager:
 
         Missing names are skipped; completed trackers are gone.
         """
-        _check_group(group_id)
-        names = _names(name)
+        check_group(group_id)
+        names = check_names(name)
         ts = _clock.to_timestamp(now)
-        view = self._view(group_id)
+        view = self._engine.view(group_id)
         if names is None:
             found = view.live(ts)
         else:
@@ -202,7 +142,7 @@ class TrackingManager:
         :returns: ``(ok, dirtied, completed, limited)``; see :class:`TrackResult`.
         :raises ConflictError: if the group kept changing concurrently.
         """
-        _check_group(group_id)
+        check_group(group_id)
         if not isinstance(data, Mapping):
             raise TypeError(f"`data` must be a dict, got {type(data).__name__}")
         if event_id is not None and not isinstance(event_id, str):
@@ -210,57 +150,11 @@ class TrackingManager:
         if now is None and "now_ts" in kwargs:
             now = kwargs.pop("now_ts")
         ts = _clock.to_timestamp(now)
-        for _ in range(self._max_retries):
-            try:
-                view = self._view(group_id)
-            except BackendError:
-                logger.exception("cannot load group %r from the store", group_id)
-                return TrackResult(False, [], [], [])
-            result = self._track_once(view, data, ts, event_id, kwargs)
-            if result is not None:
-                return result
-        raise ConflictError(group_id, self._max_retries)
-
-    def _track_once(
-        self, view: GroupView, data: EventData, now: float, event_id: str | None,
-        kwargs: dict[str, Any],
-    ) -> TrackResult | None:
-        evaluation = view.evaluate(data, now, kwargs)
-        changed = evaluation.changed
-        if not changed and event_id is None:
-            return TrackResult(True, [], [], self._limited(view))
-        version = view.version + 1
-        writes: dict[str, TrackerRecord | None] = {}
-        pairs: dict[str, tuple[BaseTracker, TrackerRecord] | None] = {}
-        for name, tracker in changed.items():
-            if tracker._completed:
-                writes[name] = pairs[name] = None
-                continue
-            old = view.record(name)
-            record = TrackerRecord(
-                name, old.definition, codec.encode_state(tracker), version, old.expire_at
-            )
-            writes[name] = record
-            pairs[name] = (tracker, record)
-        status = self.data_cache.apply(view.group_id, view.version, writes, event_id=event_id)
-        if status is ApplyStatus.CONFLICT:
-            self._views.pop(view.group_id, None)
-            return None
-        if status is ApplyStatus.DUPLICATE:
-            return TrackResult(True, [], [], self._limited(view), duplicate=True)
-        new_view = view.with_changes(version, pairs) if changed else view
-        if changed:
-            self._views[view.group_id] = new_view
-        self._listeners.dispatch(evaluation.events)
-        dirtied = [tracker._clone() for tracker in changed.values()]
-        completed = [t for t in dirtied if t._completed]
-        for tracker in completed:
-            tracker._removed = True
-        return TrackResult(True, dirtied, completed, self._limited(new_view))
-
-    @staticmethod
-    def _limited(view: GroupView) -> list[BaseTracker]:
-        return [t._clone() for t in view.live(float("-inf")) if t._limited]
+        try:
+            return self._engine.track(group_id, data, ts, event_id, kwargs)
+        except BackendError:
+            logger.exception("cannot load group %r from the store", group_id)
+            return TrackResult(False, [], [], [])
 
     def track_many(
         self, events: Iterable[tuple[str, EventData]], *, now: Now = None
@@ -270,38 +164,13 @@ class TrackingManager:
 
     # -- changing trackers --------------------------------------------------
 
-    def _change(
-        self, group_id: str, compute: Callable[[GroupView], tuple[Changes, list[BaseEvent]]],
-    ) -> tuple[GroupView, Changes]:
-        """Compute changes on the current view and write them with compare-and-set."""
-        for _ in range(self._max_retries):
-            view = self._view(group_id)
-            changes, events = compute(view)
-            if not changes:
-                return view, changes
-            version = view.version + 1
-            writes: dict[str, TrackerRecord | None] = {}
-            pairs: dict[str, tuple[BaseTracker, TrackerRecord] | None] = {}
-            for name, tracker in changes.items():
-                if tracker is None:
-                    writes[name] = pairs[name] = None
-                else:
-                    record = codec.encode(tracker, version)
-                    writes[name] = record
-                    pairs[name] = (tracker, record)
-            status = self.data_cache.apply(group_id, view.version, writes)
-            if status is ApplyStatus.APPLIED:
-                new_view = view.with_changes(version, pairs)
-                self._views[group_id] = new_view
-                self._write_behind.write_through(group_id, writes, version)
-                self._listeners.dispatch(events)
-                return new_view, changes
-            self._views.pop(group_id, None)
-        raise ConflictError(group_id, self._max_retries)
-
     def add_tracker(
-        self, group_id: str, tracker: BaseTracker, expire: float | None = None,
-        expire_at: float | None = None, **kwargs: Any,
+        self,
+        group_id: str,
+        tracker: BaseTracker,
+        expire: float | None = None,
+        expire_at: float | None = None,
+        **kwargs: Any,
     ) -> None:
         """Add one tracker to a group (its ``group_id`` is set to the group).
 
@@ -309,22 +178,28 @@ class TrackingManager:
         :param expire_at: epoch seconds at which the tracker is gone.
         :raises DuplicateTrackerError: if the group has a tracker of that name.
         """
-        self.add_trackers(group_id, [tracker], expire=expire, expire_at=expire_at, **kwargs)
+        self.add_trackers(
+            group_id, [tracker], expire=expire, expire_at=expire_at, **kwargs
+        )
 
     def add_trackers(
-        self, group_id: str, trackers: Iterable[BaseTracker], expire: float | None = None,
-        expire_at: float | None = None, **kwargs: Any,
+        self,
+        group_id: str,
+        trackers: Iterable[BaseTracker],
+        expire: float | None = None,
+        expire_at: float | None = None,
+        **kwargs: Any,
     ) -> None:
         """Add several trackers to a group, all or none.
 
         :raises DuplicateTrackerError: if a name is taken or given twice.
         """
-        _check_group(group_id)
+        check_group(group_id)
         if isinstance(trackers, BaseTracker) or not isinstance(trackers, Iterable):
             raise TypeError("`trackers` must be a list of trackers")
         trackers = list(trackers)
         now = _clock.to_timestamp(kwargs.pop("now", None))
-        deadline = _expiry(expire, expire_at, now)
+        deadline = expiry(expire, expire_at, now)
         copies: dict[str, BaseTracker] = {}
         for tracker in trackers:
             if not isinstance(tracker, BaseTracker):
@@ -350,15 +225,17 @@ class TrackingManager:
             ]
             return dict(copies), events
 
-        self._change(group_id, compute)
+        self._engine.change(group_id, compute)
         for tracker in trackers:
             tracker._group_id = group_id
 
     def update_tracker(self, group_id: str, tracker: BaseTracker) -> None:
         """Replace the group's tracker of the same name (or add it, as 2.1.5 did)."""
-        _check_group(group_id)
+        check_group(group_id)
         if not isinstance(tracker, BaseTracker):
-            raise TypeError(f"`tracker` must be a tracker, got {type(tracker).__name__}")
+            raise TypeError(
+                f"`tracker` must be a tracker, got {type(tracker).__name__}"
+            )
         if tracker.group_id not in (group_id, BaseTracker.DEFAULT_GROUP_ID):
             tracker.group_id = group_id  # raises GroupIdError with the names
         copy = tracker._clone()
@@ -372,7 +249,7 @@ class TrackingManager:
                 copy._expire_at = current._expire_at
             return {copy.name: None if copy._completed else copy}, []
 
-        self._change(group_id, compute)
+        self._engine.change(group_id, compute)
 
     def remove_tracker(
         self, group_id: str, name: str | list[str] | None = None
@@ -381,26 +258,34 @@ class TrackingManager:
 
         :returns: the removed trackers, marked ``removed``.
         """
-        _check_group(group_id)
-        names = _names(name)
+        check_group(group_id)
+        names = check_names(name)
 
         def compute(view: GroupView) -> tuple[Changes, list[BaseEvent]]:
-            wanted = view.names() if names is None else [n for n in names if n in view.names()]
+            wanted = (
+                view.names()
+                if names is None
+                else [n for n in names if n in view.names()]
+            )
             return dict.fromkeys(wanted), []
 
-        view = self._view(group_id)
+        view = self._engine.view(group_id)
         before = {n: view.get(n, float("-inf")) for n in view.names()}
-        _, changes = self._change(group_id, compute)
+        _, changes = self._engine.change(group_id, compute)
         if names is None:
-            self._write_behind.delete_group(group_id)
+            self._engine.write_behind.delete_group(group_id)
         removed = [t._clone() for n in changes if (t := before.get(n)) is not None]
         for tracker in removed:
             tracker._removed = True
         return removed
 
     def reset_tracker(
-        self, group_id: str, name: str, reset_policy: int | None = None,
-        *args: Any, **kwargs: Any,
+        self,
+        group_id: str,
+        name: str,
+        reset_policy: int | None = None,
+        *args: Any,
+        **kwargs: Any,
     ) -> bool:
         """Reset one tracker per ``reset_policy`` (default: its own policy).
 
@@ -409,7 +294,7 @@ class TrackingManager:
 
         :returns: False if the group has no tracker of that name.
         """
-        _check_group(group_id)
+        check_group(group_id)
         if not isinstance(name, str):
             raise TypeError(f"`name` must be a str, got {type(name).__name__}")
         if reset_policy is not None:
@@ -426,7 +311,7 @@ class TrackingManager:
             events = copy._reset(policy, ts, kwargs)
             return {name: copy}, events
 
-        _, changes = self._change(group_id, compute)
+        _, changes = self._engine.change(group_id, compute)
         return bool(changes)
 
     # -- lifecycle ----------------------------------------------------------
@@ -436,7 +321,7 @@ class TrackingManager:
 
         :raises BackendError: if the store failed (the changes stay pending).
         """
-        return self._write_behind.persist()
+        return self._engine.write_behind.persist()
 
     def flush(self, confirm: bool = False) -> None:
         """Delete every tracker of every group from cache and store.
@@ -445,22 +330,25 @@ class TrackingManager:
         """
         if not confirm:
             logger.warning(
-                "flush() deletes all trackers irreversibly; pass confirm=True to proceed"
+                "flush() deletes all trackers irreversibly; "
+                "pass confirm=True to proceed"
             )
             return
         self.data_cache.flush_all()
         self.data_store.flush_all()
-        self._views.clear()
+        self._engine.views.clear()
 
     def close(self) -> None:
         """Persist pending changes, then close the cache and store. Idempotent."""
-        self._write_behind.close()
+        self._engine.write_behind.close()
 
     def __enter__(self) -> TrackingManager:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.close()

@@ -12,7 +12,8 @@ class TrackerRecord:
     """A tracker as stored: its definition and state dicts plus metadata.
 
     :ivar name: the tracker name, unique within its group.
-    :ivar definition: what the tracker is (see :func:`dictrack.codec.encode_definition`).
+    :ivar definition: what the tracker is (see
+        :func:`dictrack.codec.encode_definition`).
     :ivar state: where it stands (see :func:`dictrack.codec.encode_state`).
     :ivar version: grows with every change of the group; a store never lets an
         older version overwrite a newer one.

@@ -130,7 +130,7 @@ class KeyValueComparison(KeyExists):
     ``eq ne lt le gt ge``); values that cannot be compared do not match."""
 
     type_name = "KeyValueComparison"
-    _fields = ("key", "value", "op")
+    _fields: ClassVar[tuple[str, ...]] = ("key", "value", "op")
 
     def __init__(
         self,
@@ -247,7 +247,7 @@ class KeyValueGE(KeyValueEQ):
 class _ValueCondition(KeyExists):
     """A key condition with a ``value``; ``_test`` decides on the found value."""
 
-    _fields = ("key", "value")
+    _fields: ClassVar[tuple[str, ...]] = ("key", "value")
     _negated: ClassVar[bool] = False
 
     def __init__(self, key: str, value: Any, *args: Any, **kwargs: Any) -> None:
@@ -291,7 +291,7 @@ class KeyValueContained(_ValueCondition):
     """The string at the key contains the substring ``value``."""
 
     type_name = "KeyValueContained"
-    _fields = ("key", "value", "case_sensitive")
+    _fields: ClassVar[tuple[str, ...]] = ("key", "value", "case_sensitive")
 
     def __init__(
         self,

@@ -57,7 +57,9 @@ class BaseDataCache(ABC):
         """Return the group's records and version, or None when not cached."""
 
     @abstractmethod
-    def populate(self, group_id: str, records: Iterable[TrackerRecord]) -> GroupSnapshot:
+    def populate(
+        self, group_id: str, records: Iterable[TrackerRecord]
+    ) -> GroupSnapshot:
         """Cache a group loaded from the store, unless it is cached already.
 
         The version becomes the highest record version (0 for no records), so
@@ -115,3 +117,4 @@ class BaseDataCache(ABC):
 
     def close(self) -> None:
         """Release resources this cache created (not a client that was passed in)."""
+        return None

@@ -73,7 +73,9 @@ class MemoryDataCache(BaseDataCache):
                 return None
             return GroupSnapshot(group.version, dict(group.records))
 
-    def populate(self, group_id: str, records: Iterable[TrackerRecord]) -> GroupSnapshot:
+    def populate(
+        self, group_id: str, records: Iterable[TrackerRecord]
+    ) -> GroupSnapshot:
         by_name = {record.name: record for record in records}
         with self._lock:
             group = self._groups.get(group_id)

@@ -57,3 +57,4 @@ class BaseDataStore(ABC):
 
     def close(self) -> None:
         """Release resources this store created (not a client passed in)."""
+        return None

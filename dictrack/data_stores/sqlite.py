@@ -74,7 +74,10 @@ class SQLiteDataStore(BaseDataStore):
     """
 
     def __init__(
-        self, path: str | os.PathLike[str] = MEMORY, *, table: str = "trackers",
+        self,
+        path: str | os.PathLike[str] = MEMORY,
+        *,
+        table: str = "trackers",
         timeout: float = 30.0,
     ) -> None:
         if not isinstance(path, (str, os.PathLike)):
@@ -94,7 +97,9 @@ class SQLiteDataStore(BaseDataStore):
                 isolation_level=None,
             )
         except sqlite3.Error as exc:
-            raise ConfigurationError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+            raise ConfigurationError(
+                f"cannot open SQLite database {self.path!r}: {exc}"
+            ) from exc
         try:
             self._prepare()
         except sqlite3.DatabaseError as exc:
@@ -110,7 +115,9 @@ class SQLiteDataStore(BaseDataStore):
         rest = url.split("://", 1)[1]
         path = rest[1:] if rest.startswith("/") else rest
         if not path:
-            raise ConfigurationError(f"no database path in {url!r}; e.g. sqlite:///data.db")
+            raise ConfigurationError(
+                f"no database path in {url!r}; e.g. sqlite:///data.db"
+            )
         return cls(path, **kwargs)
 
     def _prepare(self) -> None:
@@ -139,7 +146,9 @@ class SQLiteDataStore(BaseDataStore):
                     raise
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                raise BackendError(f"SQLite {what} failed on {self.path!r}: {exc}") from exc
+                raise BackendError(
+                    f"SQLite {what} failed on {self.path!r}: {exc}"
+                ) from exc
 
     def load_group(self, group_id: str) -> list[TrackerRecord]:
         try:
@@ -155,7 +164,11 @@ class SQLiteDataStore(BaseDataStore):
 
     @staticmethod
     def _record(
-        group_id: str, name: str, definition: str, state: str, version: int,
+        group_id: str,
+        name: str,
+        definition: str,
+        state: str,
+        version: int,
         expire_at: float | None,
     ) -> TrackerRecord:
         try:
@@ -174,13 +187,22 @@ class SQLiteDataStore(BaseDataStore):
         now = time.time()
         rows = [
             (
-                group_id, r.name, r.type, _dumps(r.definition), _dumps(r.state),
-                r.version, int(r.completed), now, r.expire_at,
+                group_id,
+                r.name,
+                r.type,
+                _dumps(r.definition),
+                _dumps(r.state),
+                r.version,
+                int(r.completed),
+                now,
+                r.expire_at,
             )
             for group_id, r in upserts
         ]
         cap = 2**62  # "any version"
-        names = [(g, n, cap if v is None else v) for g, n, v in deletes if n is not None]
+        names = [
+            (g, n, cap if v is None else v) for g, n, v in deletes if n is not None
+        ]
         groups = [(g, cap if v is None else v) for g, n, v in deletes if n is None]
         with self._transaction("write") as conn:
             if groups:
@@ -204,7 +226,9 @@ class SQLiteDataStore(BaseDataStore):
     def count(self) -> int:
         """Return how many trackers are stored (all groups)."""
         with self._lock:
-            return int(self._conn.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0])
+            return int(
+                self._conn.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0]
+            )
 
     def check(self) -> bool:
         try:

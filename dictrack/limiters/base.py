@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 LIMITER_TYPES: dict[str, type[BaseLimiter]] = {}
 
 
-class BaseLimiter(ABC):
+class BaseLimiter(ABC):  # noqa: B024  # every hook has a default, as in 2.1.5
     """Decides, around each tracked event, whether its tracker stays open.
 
     ``pre_track`` runs before the conditions are checked and ``post_track`` after

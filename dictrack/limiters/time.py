@@ -58,7 +58,8 @@ class TimeLimiter(BaseLimiter):
         end = _check_ts(end_ts, "end_ts")
         if interval is not None and not isinstance(interval, timedelta):
             raise TypeError(
-                f"`interval` must be a datetime.timedelta, got {type(interval).__name__}"
+                "`interval` must be a datetime.timedelta, "
+                f"got {type(interval).__name__}"
             )
         if (end is None) == (interval is None):
             raise ValueError(
@@ -106,9 +107,8 @@ class TimeLimiter(BaseLimiter):
         return hash((self.start, self.end, self.interval))
 
     def __repr__(self) -> str:
-        return (
-            f"<TimeLimiter (start={self.start} end={self.end} interval={self.interval})>"
-        )
+        window = f"start={self.start} end={self.end} interval={self.interval}"
+        return f"<TimeLimiter ({window})>"
 
     def is_open(self, now_ts: float) -> bool:
         """Return whether ``now_ts`` lies inside the window."""

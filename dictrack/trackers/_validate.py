@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any
 
 from dictrack.typing import Number
-
-T = TypeVar("T")
 
 
 def check_number(value: object, name: str) -> Number:
@@ -33,14 +31,14 @@ def check_bool(value: object, name: str) -> bool:
     return value
 
 
-def check_members(value: Any, kind: type[T], name: str) -> tuple[T, ...]:
+def check_members(value: Any, kind: type[Any], name: str) -> tuple[Any, ...]:
     """Return the members of ``value`` as a tuple, without duplicates, in order."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise TypeError(
             f"`{name}` must be a list, tuple or set of {kind.__name__}, "
             f"got {type(value).__name__}"
         )
-    members: list[T] = []
+    members: list[Any] = []
     for item in value:
         if not isinstance(item, kind):
             raise TypeError(
@@ -62,7 +60,7 @@ def check_targets(
     if isinstance(value, (list, tuple)):
         targets = tuple(value)
     else:
-        targets = (value,)  # type: ignore[assignment]  # checked below
+        targets = (value,)
     if not targets:
         raise ValueError("`target` must hold at least one stage target")
     previous = after
@@ -78,4 +76,4 @@ def check_targets(
                 "restart from zero"
             )
         previous = item
-    return targets  # type: ignore[return-value]  # every item checked
+    return targets  # every item checked above

@@ -47,7 +47,9 @@ class ResetPolicy:
 def check_policy(value: object, name: str = "reset_policy") -> int:
     """Return ``value`` if it is a valid :class:`ResetPolicy` combination."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"`{name}` must be a ResetPolicy int, got {type(value).__name__}")
+        raise TypeError(
+            f"`{name}` must be a ResetPolicy int, got {type(value).__name__}"
+        )
     if not ResetPolicy.NONE <= value <= ResetPolicy.ALL:
         raise ValueError(
             f"`{name}` must be a combination of ResetPolicy.PROGRESS and "
@@ -113,7 +115,9 @@ class BaseTracker(ABC):
             v.check_name(group_id, "group_id")
         self._group_id = self.DEFAULT_GROUP_ID if group_id is None else group_id
         self._limiters: tuple[BaseLimiter, ...] = (
-            () if limiters is None else v.check_members(limiters, BaseLimiter, "limiters")
+            ()
+            if limiters is None
+            else v.check_members(limiters, BaseLimiter, "limiters")
         )
         self._loop_forever = v.check_bool(loop_forever, "loop_forever")
         self._progress: Number = v.check_number(init_progress, "init_progress")
@@ -338,7 +342,9 @@ class BaseTracker(ABC):
         Keywords go to the limiters: ``reset_count=`` (CountLimiter),
         ``reset_seconds=`` and ``now_ts=`` (TimeLimiter).
         """
-        policy = self._reset_policy if reset_policy is None else check_policy(reset_policy)
+        policy = (
+            self._reset_policy if reset_policy is None else check_policy(reset_policy)
+        )
         self._check_health(completed=False)
         now = _clock.to_timestamp(kwargs.get("now_ts"))
         self._dispatch(self._reset(policy, now, kwargs))
@@ -399,7 +405,9 @@ class BaseTracker(ABC):
             )
         )
 
-    def _reset(self, policy: int, now: float, kwargs: dict[str, Any]) -> list[BaseEvent]:
+    def _reset(
+        self, policy: int, now: float, kwargs: dict[str, Any]
+    ) -> list[BaseEvent]:
         """Reset per ``policy``; return the RESET event."""
         if policy & ResetPolicy.PROGRESS:
             self._progress = 0
@@ -467,3 +475,4 @@ class BaseTracker(ABC):
 
     def _restore_extra(self, extra: Mapping[str, Any]) -> None:
         """Set the parameters returned by :meth:`_definition_extra`."""
+        return None

@@ -1,0 +1,162 @@
+"""The engine behind TrackingManager: group views, compare-and-set writes, retries.
+
+Every change follows one path: take the group's view (decoded trackers at a
+cache version), compute new trackers on copies, write them to the cache with one
+compare-and-set, then deliver the events. On a version conflict the view is
+reloaded and the change recomputed, so concurrent writers never lose an update
+and listeners never hear of a change that did not happen.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from dictrack import codec
+from dictrack._group import GroupView
+from dictrack._persist import WriteBehind
+from dictrack.data_caches.base import ApplyStatus, BaseDataCache
+from dictrack.data_stores.base import BaseDataStore
+from dictrack.errors import ConflictError
+from dictrack.events import BaseEvent, ListenerRegistry
+from dictrack.records import TrackerRecord
+from dictrack.results import TrackResult
+from dictrack.trackers.base import BaseTracker
+from dictrack.typing import EventData
+
+logger = logging.getLogger(__name__)
+
+#: name -> new tracker (None removes); what an admin change computes.
+Changes = dict[str, BaseTracker | None]
+Compute = Callable[[GroupView], tuple[Changes, list[BaseEvent]]]
+Pairs = dict[str, tuple[BaseTracker, TrackerRecord] | None]
+
+
+class Engine:
+    """Views of groups over one cache and store, and the write paths."""
+
+    def __init__(
+        self,
+        cache: BaseDataCache,
+        store: BaseDataStore,
+        listeners: ListenerRegistry,
+        max_retries: int,
+        owner: object,
+    ) -> None:
+        self.cache = cache
+        self.store = store
+        self.listeners = listeners
+        self.max_retries = max_retries
+        self.views: dict[str, GroupView] = {}
+        self.write_behind = WriteBehind(cache, store, owner)
+
+    def view(self, group_id: str) -> GroupView:
+        """The current view of a group, loading it from the store on a miss."""
+        cached_version = self.cache.version(group_id)
+        view = self.views.get(group_id)
+        if view is not None and view.version == cached_version:
+            return view
+        snapshot = self.cache.load(group_id) if cached_version is not None else None
+        if snapshot is None:
+            snapshot = self.cache.populate(group_id, self.store.load_group(group_id))
+        view = GroupView.build(group_id, snapshot)
+        self.views[group_id] = view
+        return view
+
+    def track(
+        self,
+        group_id: str,
+        data: EventData,
+        now: float,
+        event_id: str | None,
+        kwargs: dict[str, Any],
+    ) -> TrackResult:
+        """Apply one event to a group, retrying on conflicts."""
+        for _ in range(self.max_retries):
+            result = self._track_once(self.view(group_id), data, now, event_id, kwargs)
+            if result is not None:
+                return result
+        raise ConflictError(group_id, self.max_retries)
+
+    def _track_once(
+        self,
+        view: GroupView,
+        data: EventData,
+        now: float,
+        event_id: str | None,
+        kwargs: dict[str, Any],
+    ) -> TrackResult | None:
+        evaluation = view.evaluate(data, now, kwargs)
+        changed = evaluation.changed
+        if not changed and event_id is None:
+            return TrackResult(True, [], [], self._limited(view))
+        version = view.version + 1
+        writes: dict[str, TrackerRecord | None] = {}
+        pairs: Pairs = {}
+        for name, tracker in changed.items():
+            if tracker._completed:
+                writes[name] = pairs[name] = None
+                continue
+            old = view.record(name)
+            record = TrackerRecord(
+                name,
+                old.definition,
+                codec.encode_state(tracker),
+                version,
+                old.expire_at,
+            )
+            writes[name] = record
+            pairs[name] = (tracker, record)
+        status = self.cache.apply(
+            view.group_id, view.version, writes, event_id=event_id
+        )
+        if status is ApplyStatus.CONFLICT:
+            self.views.pop(view.group_id, None)
+            return None
+        if status is ApplyStatus.DUPLICATE:
+            return TrackResult(True, [], [], self._limited(view), duplicate=True)
+        new_view = view.with_changes(version, pairs) if changed else view
+        if changed:
+            self.views[view.group_id] = new_view
+        self.listeners.dispatch(evaluation.events)
+        dirtied = [tracker._clone() for tracker in changed.values()]
+        completed = [t for t in dirtied if t._completed]
+        for tracker in completed:
+            tracker._removed = True
+        return TrackResult(True, dirtied, completed, self._limited(new_view))
+
+    @staticmethod
+    def _limited(view: GroupView) -> list[BaseTracker]:
+        return [t._clone() for t in view.live(float("-inf")) if t._limited]
+
+    def change(
+        self,
+        group_id: str,
+        compute: Compute,
+    ) -> tuple[GroupView, Changes]:
+        """Compute changes on the current view and write them with compare-and-set."""
+        for _ in range(self.max_retries):
+            view = self.view(group_id)
+            changes, events = compute(view)
+            if not changes:
+                return view, changes
+            version = view.version + 1
+            writes: dict[str, TrackerRecord | None] = {}
+            pairs: Pairs = {}
+            for name, tracker in changes.items():
+                if tracker is None:
+                    writes[name] = pairs[name] = None
+                else:
+                    record = codec.encode(tracker, version)
+                    writes[name] = record
+                    pairs[name] = (tracker, record)
+            status = self.cache.apply(group_id, view.version, writes)
+            if status is ApplyStatus.APPLIED:
+                new_view = view.with_changes(version, pairs)
+                self.views[group_id] = new_view
+                self.write_behind.write_through(group_id, writes, version)
+                self.listeners.dispatch(events)
+                return new_view, changes
+            self.views.pop(group_id, None)
+        raise ConflictError(group_id, self.max_retries)
