@@ -28,48 +28,21 @@ from dictrack.events import (
 )
 from dictrack.limiters.base import BaseLimiter
 from dictrack.trackers import _validate as v
+from dictrack.trackers._state import (
+    ResetPolicy,
+    TrackerState,
+    _Transition,
+    check_policy,
+)
 from dictrack.typing import EventData, Listener, Number
 
 #: Tracker classes by stored type name (filled by ``__init_subclass__``).
 TRACKER_TYPES: dict[str, type[BaseTracker]] = {}
 
-
-class ResetPolicy:
-    """What a reset clears; combine with ``|``."""
-
-    NONE = 0
-    PROGRESS = 1
-    LIMITER = 2
-    ALL = PROGRESS | LIMITER
-    DEFAULT = LIMITER
+__all__ = ["TRACKER_TYPES", "BaseTracker", "ResetPolicy", "check_policy"]
 
 
-def check_policy(value: object, name: str = "reset_policy") -> int:
-    """Return ``value`` if it is a valid :class:`ResetPolicy` combination."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(
-            f"`{name}` must be a ResetPolicy int, got {type(value).__name__}"
-        )
-    if not ResetPolicy.NONE <= value <= ResetPolicy.ALL:
-        raise ValueError(
-            f"`{name}` must be a combination of ResetPolicy.PROGRESS and "
-            f"ResetPolicy.LIMITER (0..{ResetPolicy.ALL}), got {value}"
-        )
-    return value
-
-
-class _Transition:
-    """What a running transition needs: the time, extra kwargs, the events."""
-
-    __slots__ = ("events", "kwargs", "now")
-
-    def __init__(self, now: float, kwargs: dict[str, Any]) -> None:
-        self.now = now
-        self.kwargs = kwargs
-        self.events: list[BaseEvent] = []
-
-
-class BaseTracker(ABC):
+class BaseTracker(TrackerState, ABC):
     """Tracks progress of one group towards one or more stage targets.
 
     :param name: unique within its group.
@@ -123,16 +96,6 @@ class BaseTracker(ABC):
         self._progress: Number = v.check_number(init_progress, "init_progress")
         self._init_flags()
 
-    def _init_flags(self) -> None:
-        self._completed = False
-        self._removed = False
-        self._dirtied = False
-        self._limited = False
-        self._matched = False
-        self._listeners: ListenerRegistry | None = None
-        self._txn: _Transition | None = None
-        self._expire_at: float | None = None
-
     @staticmethod
     def _cumulative(policy: int) -> bool:
         return not policy & ResetPolicy.PROGRESS
@@ -150,26 +113,6 @@ class BaseTracker(ABC):
     @property
     def limiters(self) -> set[BaseLimiter]:
         return set(self._limiters)
-
-    @property
-    def target(self) -> Number:
-        """The target of the current stage."""
-        return self._targets[self._stage - 1]
-
-    @property
-    def targets(self) -> tuple[Number, ...]:
-        """Every stage target, done or not."""
-        return self._targets
-
-    @property
-    def multi_target(self) -> list[Number]:
-        """The targets of the stages after the current one."""
-        return list(self._targets[self._stage :])
-
-    @property
-    def current_stage(self) -> int:
-        """The current stage, from 1."""
-        return self._stage
 
     @property
     def group_id(self) -> str:
@@ -205,50 +148,6 @@ class BaseTracker(ABC):
         v.check_bool(value, "loop_forever")
         self._check_health()
         self._loop_forever = value
-
-    @property
-    def progress(self) -> Number:
-        return self._progress
-
-    @progress.setter
-    def progress(self, value: Number) -> None:
-        v.check_number(value, "progress")
-        self._check_health()
-        self._progress = value
-
-    @property
-    def completed(self) -> bool:
-        return self._completed
-
-    @property
-    def removed(self) -> bool:
-        return self._removed
-
-    @removed.setter
-    def removed(self, value: bool) -> None:
-        v.check_bool(value, "removed")
-        self._check_health(completed=False)
-        self._removed = value
-
-    @property
-    def dirtied(self) -> bool:
-        """Whether the tracker changed since it was loaded."""
-        return self._dirtied
-
-    @property
-    def limited(self) -> bool:
-        """Whether a limiter closed the tracker (until a LIMITER reset)."""
-        return self._limited
-
-    @property
-    def matched(self) -> bool:
-        """Whether the last tracked event met the conditions and advanced it."""
-        return self._matched
-
-    @property
-    def expire_at(self) -> float | None:
-        """When the tracker expires (epoch seconds), if it was added with one."""
-        return self._expire_at
 
     # -- value semantics ----------------------------------------------------
 
@@ -448,16 +347,6 @@ class BaseTracker(ABC):
     def _dispatch(self, events: list[BaseEvent]) -> None:
         if self._listeners is not None:
             self._listeners.dispatch(events)
-
-    def _check_health(self, removed: bool = True, completed: bool = True) -> None:
-        if removed and self._removed:
-            raise TrackerStateError(
-                f"tracker {self._name!r} of group {self._group_id!r} was removed"
-            )
-        if completed and self._completed:
-            raise TrackerStateError(
-                f"tracker {self._name!r} of group {self._group_id!r} is completed"
-            )
 
     # -- what a tracker type defines -----------------------------------------
 

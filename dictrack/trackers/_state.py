@@ -1,0 +1,139 @@
+"""Reset policies and the state half of a tracker (progress, stage, flags)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dictrack.errors import TrackerStateError
+from dictrack.events import BaseEvent, ListenerRegistry
+from dictrack.trackers import _validate as v
+from dictrack.typing import Number
+
+
+class ResetPolicy:
+    """What a reset clears; combine with ``|``."""
+
+    NONE = 0
+    PROGRESS = 1
+    LIMITER = 2
+    ALL = PROGRESS | LIMITER
+    DEFAULT = LIMITER
+
+
+def check_policy(value: object, name: str = "reset_policy") -> int:
+    """Return ``value`` if it is a valid :class:`ResetPolicy` combination."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(
+            f"`{name}` must be a ResetPolicy int, got {type(value).__name__}"
+        )
+    if not ResetPolicy.NONE <= value <= ResetPolicy.ALL:
+        raise ValueError(
+            f"`{name}` must be a combination of ResetPolicy.PROGRESS and "
+            f"ResetPolicy.LIMITER (0..{ResetPolicy.ALL}), got {value}"
+        )
+    return value
+
+
+class _Transition:
+    """What a running transition needs: the time, extra kwargs, the events."""
+
+    __slots__ = ("events", "kwargs", "now")
+
+    def __init__(self, now: float, kwargs: dict[str, Any]) -> None:
+        self.now = now
+        self.kwargs = kwargs
+        self.events: list[BaseEvent] = []
+
+
+class TrackerState:
+    """Where a tracker stands; the attributes a :class:`BaseTracker` transitions."""
+
+    _name: str
+    _group_id: str
+    _targets: tuple[Number, ...]
+    _stage: int
+    _progress: Number
+
+    def _init_flags(self) -> None:
+        self._completed = False
+        self._removed = False
+        self._dirtied = False
+        self._limited = False
+        self._matched = False
+        self._listeners: ListenerRegistry | None = None
+        self._txn: _Transition | None = None
+        self._expire_at: float | None = None
+
+    @property
+    def target(self) -> Number:
+        """The target of the current stage."""
+        return self._targets[self._stage - 1]
+
+    @property
+    def targets(self) -> tuple[Number, ...]:
+        """Every stage target, done or not."""
+        return self._targets
+
+    @property
+    def multi_target(self) -> list[Number]:
+        """The targets of the stages after the current one."""
+        return list(self._targets[self._stage :])
+
+    @property
+    def current_stage(self) -> int:
+        """The current stage, from 1."""
+        return self._stage
+
+    @property
+    def progress(self) -> Number:
+        return self._progress
+
+    @progress.setter
+    def progress(self, value: Number) -> None:
+        v.check_number(value, "progress")
+        self._check_health()
+        self._progress = value
+
+    @property
+    def completed(self) -> bool:
+        return self._completed
+
+    @property
+    def removed(self) -> bool:
+        return self._removed
+
+    @removed.setter
+    def removed(self, value: bool) -> None:
+        v.check_bool(value, "removed")
+        self._check_health(completed=False)
+        self._removed = value
+
+    @property
+    def dirtied(self) -> bool:
+        """Whether the tracker changed since it was loaded."""
+        return self._dirtied
+
+    @property
+    def limited(self) -> bool:
+        """Whether a limiter closed the tracker (until a LIMITER reset)."""
+        return self._limited
+
+    @property
+    def matched(self) -> bool:
+        """Whether the last tracked event met the conditions and advanced it."""
+        return self._matched
+
+    @property
+    def expire_at(self) -> float | None:
+        """When the tracker expires (epoch seconds), if it was added with one."""
+        return self._expire_at
+
+    def _check_health(self, removed: bool = True, completed: bool = True) -> None:
+        if removed and self._removed:
+            raise TrackerStateError(
+                f"tracker {self._name!r} of group {self._group_id!r} was removed"
+            )
+        if completed and self._completed:
+            raise TrackerStateError(
+                f"tracker {self._name!r} of group {self._group_id!r} is completed"
+            )
