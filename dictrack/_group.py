@@ -146,10 +146,12 @@ class GroupView:
                         break
                 else:
                     copy = tracker._clone()
+                    copy._dirtied = False
                     out.events += copy._advance(data, now, kwargs, _always)
                     out.changed[name] = copy
                 continue
             copy = tracker._clone()
+            copy._dirtied = False
             events = copy._advance(data, now, kwargs, matcher(entry.cond_idx))
             if copy._dirtied or any(
                 vars(a) != vars(b)
