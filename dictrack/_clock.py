@@ -18,6 +18,7 @@ def now_ts() -> float:
 
 
 def to_timestamp(now: float | int | datetime | None) -> float:
+    # An int stays an int (2.1.5 kept ``now_ts`` as given, e.g. in limiter windows).
     """Normalise a ``now=`` argument to epoch seconds.
 
     :param now: epoch seconds, a timezone-aware datetime, or None for the clock.
@@ -40,4 +41,4 @@ def to_timestamp(now: float | int | datetime | None) -> float:
         )
     if not math.isfinite(now):
         raise ValueError(f"`now` must be finite, got {now!r}")
-    return float(now)
+    return now

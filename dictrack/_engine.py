@@ -121,14 +121,25 @@ class Engine:
             self.views[view.group_id] = new_view
         self.listeners.dispatch(evaluation.events)
         dirtied = [tracker._clone() for tracker in changed.values()]
+        for tracker in changed.values():
+            tracker._dirtied = False  # now the view's copy: as loaded
         completed = [t for t in dirtied if t._completed]
         for tracker in completed:
             tracker._removed = True
-        return TrackResult(True, dirtied, completed, self._limited(new_view))
+        return TrackResult(True, dirtied, completed, self._limited(new_view, dirtied))
 
     @staticmethod
-    def _limited(view: GroupView) -> list[BaseTracker]:
-        return [t._clone() for t in view.live(float("-inf")) if t._limited]
+    def _limited(
+        view: GroupView,
+        dirtied: list[BaseTracker] = (),  # type: ignore[assignment]
+    ) -> list[BaseTracker]:
+        """Every limited tracker of the group; those changed now as in ``dirtied``."""
+        changed = {tracker.name: tracker for tracker in dirtied}
+        return [
+            changed.get(t.name) or t._clone()
+            for t in view.live(float("-inf"))
+            if t._limited
+        ]
 
     def change(
         self,

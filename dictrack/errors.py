@@ -17,7 +17,7 @@ class ConfigurationError(DictrackError):
     """A bad URI, a missing optional dependency or a bad combination of settings."""
 
 
-class BackendError(DictrackError):
+class BackendError(DictrackError, OSError):
     """A data cache or data store operation failed; the driver error is the cause."""
 
 
@@ -42,7 +42,7 @@ class TrackerNotFound(DictrackError, LookupError):
         self.name = name
 
 
-class DuplicateTrackerError(DictrackError, KeyError):
+class DuplicateTrackerError(DictrackError, KeyError):  # 2.1.5: ConflictingNameError
     """A tracker with that name already exists in the group."""
 
     def __init__(self, group_id: str, name: str) -> None:
@@ -59,6 +59,14 @@ class DuplicateTrackerError(DictrackError, KeyError):
 
 class TrackerStateError(DictrackError, ValueError):
     """The tracker cannot take this operation in its current state."""
+
+
+class TrackerAlreadyCompletedError(TrackerStateError):
+    """The tracker is completed (2.1.5 name)."""
+
+
+class TrackerAlreadyRemovedError(TrackerStateError):
+    """The tracker was removed (2.1.5 name)."""
 
 
 class GroupIdError(DictrackError, ValueError):

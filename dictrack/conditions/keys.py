@@ -288,7 +288,8 @@ def _require(value: Any, types: tuple[type, ...], what: str, cls: type) -> Any:
 
 
 class KeyValueContained(_ValueCondition):
-    """The string at the key contains the substring ``value``."""
+    """The value at the key contains ``value``: a substring of a str (or an item of
+    a list); ``case_sensitive=False`` compares strings case-folded."""
 
     type_name = "KeyValueContained"
     _fields: ClassVar[tuple[str, ...]] = ("key", "value", "case_sensitive")
@@ -320,8 +321,7 @@ class KeyValueContained(_ValueCondition):
         )
 
     def _test(self, found: Any) -> bool:
-        if not isinstance(found, str):
-            return False
+        # Python's ``in``, as 2.1.5: a substring of a str, an item of a list.
         if self._case_sensitive:
             return self._value in found
         return bool(self._folded in found.lower())
@@ -384,8 +384,6 @@ class KeyValueListIntersectList(_ValueCondition):
         return _require(value, (list, tuple), "a list or tuple", cls)
 
     def _test(self, found: Any) -> bool:
-        if isinstance(found, (str, bytes)) or not hasattr(found, "__iter__"):
-            return False
         try:
             return not set(self._value).isdisjoint(found)
         except TypeError:  # unhashable items: compare one by one

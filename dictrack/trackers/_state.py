@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dictrack.errors import TrackerStateError
+from dictrack.errors import TrackerAlreadyCompletedError, TrackerAlreadyRemovedError
 from dictrack.events import BaseEvent, ListenerRegistry
 from dictrack.trackers import _validate as v
 from dictrack.typing import Number
@@ -130,10 +130,10 @@ class TrackerState:
 
     def _check_health(self, removed: bool = True, completed: bool = True) -> None:
         if removed and self._removed:
-            raise TrackerStateError(
+            raise TrackerAlreadyRemovedError(
                 f"tracker {self._name!r} of group {self._group_id!r} was removed"
             )
         if completed and self._completed:
-            raise TrackerStateError(
+            raise TrackerAlreadyCompletedError(
                 f"tracker {self._name!r} of group {self._group_id!r} is completed"
             )

@@ -332,6 +332,7 @@ class BaseTracker(TrackerState, ABC):
             raise TrackerStateError("_complete() runs only inside a transition")
         snapshot = self._clone()
         snapshot._completed = True
+        snapshot._dirtied = False  # as 2.1.5 reported it: a fresh copy
         if self._stage < len(self._targets) or self._loop_forever:
             if self._stage < len(self._targets):
                 self._stage += 1
