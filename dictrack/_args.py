@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import datetime
 from pathlib import Path
@@ -42,15 +43,24 @@ def check_names(name: object) -> list[str] | None:
 
 
 def expiry(expire: object, expire_at: object, now: float) -> float | None:
+    """Return the epoch second at which an added tracker expires, or None.
+
+    :param expire: seconds from ``now`` (positive).
+    :param expire_at: epoch seconds.
+    """
+    checked: dict[str, float] = {}
     for arg, value in (("expire", expire), ("expire_at", expire_at)):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, (int, float))
-        ):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"`{arg}` must be seconds (int or float) or None")
-    if expire is not None and expire_at is not None:
+        if not math.isfinite(value):
+            raise ValueError(f"`{arg}` must be finite, got {value!r}")
+        checked[arg] = float(value)
+    if len(checked) == 2:
         raise ValueError("give `expire` (seconds from now) or `expire_at`, not both")
-    if expire is not None:
-        if expire <= 0:  # type: ignore[operator]  # checked to be a number
+    if "expire" in checked:
+        if checked["expire"] <= 0:
             raise ValueError(f"`expire` must be positive seconds, got {expire!r}")
-        return now + expire  # type: ignore[operator]  # checked to be a number
-    return None if expire_at is None else float(expire_at)  # type: ignore[arg-type]
+        return now + checked["expire"]
+    return checked.get("expire_at")

@@ -90,7 +90,7 @@ class Engine:
         evaluation = view.evaluate(data, now, kwargs)
         changed = evaluation.changed
         if not changed and event_id is None:
-            return TrackResult(True, [], [], self._limited(view))
+            return TrackResult(True, [], [], self._limited(view, now))
         version = view.version + 1
         writes: dict[str, TrackerRecord | None] = {}
         pairs: Pairs = {}
@@ -115,7 +115,7 @@ class Engine:
             self.views.pop(view.group_id, None)
             return None
         if status is ApplyStatus.DUPLICATE:
-            return TrackResult(True, [], [], self._limited(view), duplicate=True)
+            return TrackResult(True, [], [], self._limited(view, now), duplicate=True)
         new_view = view.with_changes(version, pairs) if changed else view
         if changed:
             self.views[view.group_id] = new_view
@@ -126,20 +126,18 @@ class Engine:
         completed = [t for t in dirtied if t._completed]
         for tracker in completed:
             tracker._removed = True
-        return TrackResult(True, dirtied, completed, self._limited(new_view, dirtied))
+        return TrackResult(
+            True, dirtied, completed, self._limited(new_view, now, dirtied)
+        )
 
     @staticmethod
     def _limited(
-        view: GroupView,
-        dirtied: list[BaseTracker] = (),  # type: ignore[assignment]
+        view: GroupView, now: float, dirtied: list[BaseTracker] | None = None
     ) -> list[BaseTracker]:
-        """Every limited tracker of the group; those changed now as in ``dirtied``."""
-        changed = {tracker.name: tracker for tracker in dirtied}
-        return [
-            changed.get(t.name) or t._clone()
-            for t in view.live(float("-inf"))
-            if t._limited
-        ]
+        """Every limited live tracker of the group; those changed now as in
+        ``dirtied`` (the same objects, as 2.1.5 returned them)."""
+        changed = {tracker.name: tracker for tracker in dirtied or ()}
+        return [changed.get(t.name) or t._clone() for t in view.live(now) if t._limited]
 
     def change(
         self,

@@ -14,6 +14,7 @@ they went in.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -22,13 +23,17 @@ from dictrack.conditions.base import CONDITION_TYPES, BaseCondition
 from dictrack.errors import DeserializationError
 from dictrack.limiters.base import LIMITER_TYPES, BaseLimiter
 from dictrack.records import TrackerRecord
-from dictrack.trackers.base import TRACKER_TYPES, BaseTracker
+from dictrack.trackers import _validate as v
+from dictrack.trackers.base import TRACKER_TYPES, BaseTracker, check_policy
 from dictrack.typing import JSONDict
 
 #: Schema number written into every definition and state.
 SCHEMA_VERSION = 1
 
-_TAGS = ("$tuple", "$set", "$timedelta", "$dict")
+
+def _canonical(items: list[Any]) -> list[Any]:
+    """Sort encoded set members so equal sets always encode the same way."""
+    return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
 
 
 def to_plain(value: Any) -> Any:
@@ -42,8 +47,10 @@ def to_plain(value: Any) -> Any:
         return [to_plain(item) for item in value]
     if isinstance(value, tuple):
         return {"$tuple": [to_plain(item) for item in value]}
-    if isinstance(value, (set, frozenset)):
-        return {"$set": [to_plain(item) for item in value]}
+    if isinstance(value, frozenset):
+        return {"$frozenset": _canonical([to_plain(item) for item in value])}
+    if isinstance(value, set):
+        return {"$set": _canonical([to_plain(item) for item in value])}
     if isinstance(value, timedelta):
         return {"$timedelta": value.total_seconds()}
     if isinstance(value, Mapping):
@@ -67,6 +74,8 @@ def from_plain(value: Any) -> Any:
                 return tuple(from_plain(item) for item in inner)
             if tag == "$set":
                 return {from_plain(item) for item in inner}
+            if tag == "$frozenset":
+                return frozenset(from_plain(item) for item in inner)
             if tag == "$timedelta":
                 return timedelta(seconds=inner)
             if tag == "$dict":
@@ -82,7 +91,14 @@ def _encode_condition(condition: BaseCondition) -> JSONDict:
 
 
 def _encode_limiter(limiter: BaseLimiter) -> JSONDict:
-    return {"type": type(limiter).type_name, "params": to_plain(vars(limiter))}
+    state = type(limiter)._state_fields
+    settings = {k: v for k, v in vars(limiter).items() if k not in state}
+    return {"type": type(limiter).type_name, "params": to_plain(settings)}
+
+
+def _limiter_state(limiter: BaseLimiter) -> JSONDict:
+    found = vars(limiter)
+    return {k: to_plain(found[k]) for k in type(limiter)._state_fields if k in found}
 
 
 def encode_definition(tracker: BaseTracker) -> JSONDict:
@@ -119,7 +135,7 @@ def encode_state(tracker: BaseTracker) -> JSONDict:
     if tracker._limited:
         state["limited"] = True
     if tracker._limiters:
-        state["limiters"] = [to_plain(vars(lim)) for lim in tracker._limiters]
+        state["limiters"] = [_limiter_state(lim) for lim in tracker._limiters]
     return state
 
 
@@ -200,19 +216,21 @@ def _decode(
     _check_schema(state, "state")
     cls = _lookup(TRACKER_TYPES, definition.get("type"), "tracker")
     tracker: BaseTracker = object.__new__(cls)
-    tracker._name = definition["name"]
+    tracker._name = v.check_name(definition["name"], "name")
     tracker._conditions = tuple(_decode_condition(c) for c in definition["conditions"])
-    tracker._targets = tuple(definition["targets"])
-    tracker._reset_policy = definition["reset_policy"]
-    tracker._loop_forever = definition["loop_forever"]
+    tracker._targets = v.check_targets(definition["targets"], cumulative=False)
+    tracker._reset_policy = check_policy(definition["reset_policy"])
+    tracker._loop_forever = v.check_bool(definition["loop_forever"], "loop_forever")
     limiter_states = state.get("limiters") or []
     tracker._limiters = tuple(
         _decode_limiter(d, limiter_states[i] if i < len(limiter_states) else None)
         for i, d in enumerate(definition.get("limiters", ()))
     )
     tracker._group_id = group_id
-    tracker._progress = state["progress"]
+    tracker._progress = v.check_number(state["progress"], "progress")
     tracker._stage = state["stage"]
+    if isinstance(tracker._stage, bool) or not isinstance(tracker._stage, int):
+        raise TypeError(f"stage must be an int, got {tracker._stage!r}")
     tracker._init_flags()
     tracker._completed = bool(state.get("completed", False))
     tracker._limited = bool(state.get("limited", False))

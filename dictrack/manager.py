@@ -229,8 +229,13 @@ class TrackingManager:
         for tracker in trackers:
             tracker._group_id = group_id
 
-    def update_tracker(self, group_id: str, tracker: BaseTracker) -> None:
-        """Replace the group's tracker of the same name (or add it, as 2.1.5 did)."""
+    def update_tracker(
+        self, group_id: str, tracker: BaseTracker, *, now: Now = None
+    ) -> None:
+        """Replace the group's tracker of the same name (or add it, as 2.1.5 did).
+
+        The replacement keeps the expiry of the live tracker it replaces.
+        """
         check_group(group_id)
         if not isinstance(tracker, BaseTracker):
             raise TypeError(
@@ -243,8 +248,10 @@ class TrackingManager:
         copy._dirtied = False
         codec.encode_definition(copy)
 
+        ts = _clock.to_timestamp(now)
+
         def compute(view: GroupView) -> tuple[Changes, list[BaseEvent]]:
-            current = view.get(copy.name, float("-inf"))
+            current = view.get(copy.name, ts)  # an expired tracker is gone
             if current is not None and copy._expire_at is None:
                 copy._expire_at = current._expire_at
             return {copy.name: None if copy._completed else copy}, []

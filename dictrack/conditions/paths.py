@@ -27,7 +27,6 @@ class _Missing:
 MISSING: Final[Any] = _Missing()
 
 _ESCAPED_DOT = "\\."
-_PLACEHOLDER = "\x00"
 
 
 @lru_cache(maxsize=4096)
@@ -43,16 +42,37 @@ def split_path(path: str) -> tuple[str, ...]:
         raise ValueError("key path must not be empty")
     if _ESCAPED_DOT not in path:
         return tuple(path.split("."))
-    protected = path.replace(_ESCAPED_DOT, _PLACEHOLDER)
-    return tuple(p.replace(_PLACEHOLDER, ".") for p in protected.split("."))
+    parts: list[str] = []
+    current: list[str] = []
+    i = 0
+    while i < len(path):
+        if path.startswith(_ESCAPED_DOT, i):
+            current.append(".")
+            i += 2
+            continue
+        if path[i] == ".":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(path[i])
+        i += 1
+    parts.append("".join(current))
+    return tuple(parts)
 
 
 def resolve_parts(data: Any, parts: tuple[str, ...]) -> Any:
     """Return the value at ``parts`` inside ``data``, or :data:`MISSING`."""
     current = data
     for part in parts:
-        if isinstance(current, Mapping):
+        if type(current) is dict:
+            current = current.get(part, MISSING)
+            if current is MISSING:
+                return MISSING
+        elif isinstance(current, Mapping):
+            # ``in`` first: indexing would run __missing__ (defaultdict, Counter)
             try:
+                if part not in current:
+                    return MISSING
                 current = current[part]
             except (KeyError, TypeError):
                 return MISSING

@@ -21,12 +21,16 @@ class BaseLimiter(ABC):  # noqa: B024  # every hook has a default, as in 2.1.5
     ``pre_track`` runs before the conditions are checked and ``post_track`` after
     progress was pushed; either returning False closes (limits) the tracker until
     it is reset with a policy that includes ``ResetPolicy.LIMITER``, which calls
-    ``reset``. A limiter's attributes are its stored state: keep them
-    JSON-compatible (timedeltas are fine). Time arrives as the ``now_ts`` keyword
+    ``reset``. A limiter's attributes are stored (keep them JSON-compatible;
+    timedeltas are fine): those named in ``_state_fields`` with the tracker's
+    state, the others with its definition. Time arrives as the ``now_ts`` keyword
     (epoch seconds); limiters never read the clock.
     """
 
     type_name: ClassVar[str] = ""
+    #: Attributes that change as events are tracked: stored in the tracker's
+    #: state. The other attributes are settings, stored in its definition.
+    _state_fields: ClassVar[tuple[str, ...]] = ("limited",)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

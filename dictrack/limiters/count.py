@@ -34,6 +34,7 @@ class CountLimiter(BaseLimiter):
     """
 
     type_name = "CountLimiter"
+    _state_fields = ("limited", "remaining")
 
     def __init__(self, count: int) -> None:
         super().__init__()

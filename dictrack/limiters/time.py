@@ -46,6 +46,7 @@ class TimeLimiter(BaseLimiter):
     """
 
     type_name = "TimeLimiter"
+    _state_fields = ("limited", "start", "end")  # a reset moves the window
 
     def __init__(
         self,
@@ -74,6 +75,8 @@ class TimeLimiter(BaseLimiter):
             interval = timedelta(seconds=end - start)
         else:
             assert interval is not None
+            if interval.total_seconds() < 0:
+                raise ValueError(f"`interval` must not be negative, got {interval}")
             end = start + interval.total_seconds()
         if start == end:
             raise ValueError(
@@ -139,6 +142,8 @@ class TimeLimiter(BaseLimiter):
             self.interval.total_seconds() if reset_seconds is None else reset_seconds
         )
         _check_ts(seconds, "reset_seconds")
+        if seconds < 0:
+            raise ValueError(f"`reset_seconds` must not be negative, got {seconds}")
         self.interval = timedelta(seconds=seconds)
         self.start = now
         self.end = now + seconds

@@ -239,13 +239,15 @@ class BaseTracker(TrackerState, ABC):
         """Reset per ``reset_policy`` (default: the tracker's own policy).
 
         Keywords go to the limiters: ``reset_count=`` (CountLimiter),
-        ``reset_seconds=`` and ``now_ts=`` (TimeLimiter).
+        ``reset_seconds=`` and ``now_ts=`` (TimeLimiter); ``now=`` (epoch
+        seconds or aware datetime) is the reset time, as in ``track``.
         """
         policy = (
             self._reset_policy if reset_policy is None else check_policy(reset_policy)
         )
         self._check_health(completed=False)
-        now = _clock.to_timestamp(kwargs.get("now_ts"))
+        now_arg = kwargs.pop("now", None)
+        now = _clock.to_timestamp(kwargs.get("now_ts") if now_arg is None else now_arg)
         self._dispatch(self._reset(policy, now, kwargs))
 
     def add_targets(self, target: Number | list[Number] | tuple[Number, ...]) -> None:
@@ -277,8 +279,8 @@ class BaseTracker(TrackerState, ABC):
             if self._limited:
                 return txn.events
             if matcher() if matcher is not None else self._conditions_met(data):
+                self._push_progress(data, **kwargs)  # may raise: nothing changed yet
                 self._matched = self._dirtied = True
-                self._push_progress(data, **kwargs)
                 self._check_progress()
             for limiter in self._limiters:
                 if not limiter.post_track(data, self, **limiter_kwargs):
