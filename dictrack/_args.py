@@ -25,6 +25,8 @@ def default_store_path() -> Path:
 
 
 def check_group(group_id: object) -> str:
+    if type(group_id) is str and group_id:
+        return group_id
     if not isinstance(group_id, str):
         raise TypeError(f"`group_id` must be a str, got {type(group_id).__name__}")
     if not group_id:

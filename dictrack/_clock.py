@@ -18,13 +18,19 @@ def now_ts() -> float:
 
 
 def to_timestamp(now: float | int | datetime | None) -> float:
-    # An int stays an int (2.1.5 kept ``now_ts`` as given, e.g. in limiter windows).
     """Normalise a ``now=`` argument to epoch seconds.
+
+    An int stays an int (2.1.5 kept ``now_ts`` as given, e.g. in limiter windows).
 
     :param now: epoch seconds, a timezone-aware datetime, or None for the clock.
     :raises TypeError: for any other type.
     :raises ValueError: for a naive datetime or a non-finite number.
     """
+    kind = type(now)
+    if kind is float or kind is int:  # the common case, checked first
+        if math.isfinite(now):  # type: ignore[arg-type]  # a number here
+            return now  # type: ignore[return-value]  # a number here
+        raise ValueError(f"`now` must be finite, got {now!r}")
     if now is None:
         return time.time()
     if isinstance(now, datetime):

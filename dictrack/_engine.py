@@ -137,7 +137,7 @@ class Engine:
         """Every limited live tracker of the group; those changed now as in
         ``dirtied`` (the same objects, as 2.1.5 returned them)."""
         changed = {tracker.name: tracker for tracker in dirtied or ()}
-        return [changed.get(t.name) or t._clone() for t in view.live(now) if t._limited]
+        return [changed.get(t.name) or t._clone() for t in view.limited(now)]
 
     def change(
         self,

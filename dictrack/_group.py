@@ -1,38 +1,123 @@
 """The in-process view of one group: decoded trackers plus a matching plan.
 
 A view is immutable once built: a change makes a new view (copy on write), so
-threads may evaluate the same view while another installs its successor.
+threads may evaluate a view while another installs its successor. The plan is
+built from the definitions only, so views that differ only in tracker state
+share it:
+
+- conditions used by several trackers are checked once per event;
+- trackers with a ``KeyValueEQ``-style condition are indexed by its key and
+  value, so an event only visits the trackers whose value it carries (a group
+  of 100 daily quests keyed on ``"quest"`` costs one dict lookup, not 100
+  condition checks); trackers with limiters are always visited, because a
+  limiter may act on any event.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from dictrack import codec
 from dictrack.conditions.base import BaseCondition
+from dictrack.conditions.keys import KeyValueComparison
+from dictrack.conditions.paths import MISSING, resolve_parts
 from dictrack.data_caches.base import GroupSnapshot
 from dictrack.events import BaseEvent
 from dictrack.records import TrackerRecord
 from dictrack.trackers.base import BaseTracker
 from dictrack.typing import EventData
 
+#: (key path parts, {value: positions}) for one indexed key.
+Index = tuple[tuple[str, ...], dict[Any, tuple[int, ...]]]
+
 
 def _always() -> bool:
     return True
 
 
-class _Entry:
-    """One tracker of the view and the indexes of its conditions."""
+def _index_key(condition: BaseCondition) -> tuple[tuple[str, ...], Any] | None:
+    """The (path, value) a tracker may be indexed by, if ``condition`` allows."""
+    if not isinstance(condition, KeyValueComparison):
+        return None
+    if type(condition).check is not KeyValueComparison.check:
+        return None  # a subclass with its own check: no shortcut
+    if condition.op.__name__ != "eq":
+        return None
+    value = condition.value
+    try:
+        hash(value)
+    except TypeError:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return condition._parts, value
 
-    __slots__ = ("cond_idx", "record", "tracker")
 
-    def __init__(
-        self, tracker: BaseTracker, record: TrackerRecord, cond_idx: tuple[int, ...]
-    ) -> None:
-        self.tracker = tracker
-        self.record = record
-        self.cond_idx = cond_idx
+class _Plan:
+    """What does not change while only tracker states change."""
+
+    __slots__ = ("cond_idx", "conds", "indexes", "names", "positions", "scan")
+
+    def __init__(self, trackers: list[BaseTracker]) -> None:
+        index: dict[BaseCondition, int] = {}
+        self.cond_idx = tuple(
+            tuple(index.setdefault(c, len(index)) for c in t._conditions)
+            for t in trackers
+        )
+        self.conds = tuple(index)
+        self.names = tuple(t._name for t in trackers)
+        self.positions = {name: pos for pos, name in enumerate(self.names)}
+        self.scan, self.indexes = self._index(trackers)
+
+    @staticmethod
+    def _index(
+        trackers: list[BaseTracker],
+    ) -> tuple[tuple[int, ...], tuple[Index, ...]]:
+        keys = [
+            [k for k in map(_index_key, t._conditions) if k is not None]
+            if not t._limiters
+            else []
+            for t in trackers
+        ]
+        # The most selective path: the one with the most distinct values.
+        spread: dict[tuple[str, ...], set[Any]] = {}
+        for options in keys:
+            for parts, value in options:
+                spread.setdefault(parts, set()).add(value)
+        scan: list[int] = []
+        by_path: dict[tuple[str, ...], dict[Any, list[int]]] = {}
+        for pos, options in enumerate(keys):
+            if not options:
+                scan.append(pos)
+                continue
+            parts, value = max(options, key=lambda kv: len(spread[kv[0]]))
+            by_path.setdefault(parts, {}).setdefault(value, []).append(pos)
+        indexes = tuple(
+            (parts, {v: tuple(p) for v, p in values.items()})
+            for parts, values in by_path.items()
+        )
+        return tuple(scan), indexes
+
+    def candidates(self, data: EventData) -> list[int] | tuple[int, ...]:
+        """Positions of the trackers ``data`` may advance, in insertion order."""
+        if not self.indexes:
+            return self.scan
+        found = list(self.scan)
+        for parts, values in self.indexes:
+            value = resolve_parts(data, parts)
+            if value is MISSING:
+                continue
+            try:
+                hit = values.get(value)
+            except TypeError:  # an unhashable value equals none of the keys
+                continue
+            if hit:
+                found.extend(hit)
+        if len(self.indexes) > 1 or self.scan:
+            found.sort()
+        return found
 
 
 class Evaluation:
@@ -48,74 +133,82 @@ class Evaluation:
 class GroupView:
     """Decoded trackers of one group at one cache version."""
 
-    __slots__ = ("_conds", "_entries", "group_id", "version")
+    __slots__ = (
+        "_expiring",
+        "_limited",
+        "_plan",
+        "_records",
+        "_trackers",
+        "group_id",
+        "version",
+    )
 
     def __init__(
         self,
         group_id: str,
         version: int,
-        entries: dict[str, _Entry],
-        conds: tuple[BaseCondition, ...],
+        plan: _Plan,
+        trackers: list[BaseTracker],
+        records: list[TrackerRecord],
+        limited: tuple[int, ...] | None = None,
+        expiring: bool | None = None,
     ) -> None:
         self.group_id = group_id
         self.version = version
-        self._entries = entries
-        self._conds = conds
+        self._plan = plan
+        self._trackers = trackers
+        self._records = records
+        if limited is None:
+            limited = tuple(p for p, t in enumerate(trackers) if t._limited)
+        self._limited = limited
+        if expiring is None:
+            expiring = any(t._expire_at is not None for t in trackers)
+        self._expiring = expiring
 
     @classmethod
     def build(cls, group_id: str, snapshot: GroupSnapshot) -> GroupView:
         """Decode a cached group (raises DeserializationError naming a bad tracker)."""
-        pairs = [
-            (codec.decode(record, group_id), record)
-            for record in snapshot.records.values()
-        ]
-        return cls._assemble(group_id, snapshot.version, pairs)
-
-    @classmethod
-    def _assemble(
-        cls,
-        group_id: str,
-        version: int,
-        pairs: list[tuple[BaseTracker, TrackerRecord]],
-    ) -> GroupView:
-        # Conditions shared by several trackers are checked once per event.
-        index: dict[BaseCondition, int] = {}
-        entries: dict[str, _Entry] = {}
-        for tracker, record in pairs:
-            idx = tuple(index.setdefault(c, len(index)) for c in tracker._conditions)
-            entries[tracker._name] = _Entry(tracker, record, idx)
-        return cls(group_id, version, entries, tuple(index))
+        records = list(snapshot.records.values())
+        trackers = [codec.decode(record, group_id) for record in records]
+        return cls(group_id, snapshot.version, _Plan(trackers), trackers, records)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._trackers)
 
     def names(self) -> list[str]:
-        return list(self._entries)
+        return list(self._plan.names)
 
     def live(self, now: float) -> list[BaseTracker]:
         """Trackers not expired at ``now``, in insertion order."""
-        return [
-            e.tracker
-            for e in self._entries.values()
-            if e.tracker._expire_at is None or now < e.tracker._expire_at
-        ]
+        if not self._expiring:
+            return list(self._trackers)
+        return [t for t in self._trackers if t._expire_at is None or now < t._expire_at]
+
+    def limited(self, now: float) -> list[BaseTracker]:
+        """Limited trackers not expired at ``now``, in insertion order."""
+        found = [self._trackers[p] for p in self._limited]
+        if not self._expiring:
+            return found
+        return [t for t in found if t._expire_at is None or now < t._expire_at]
 
     def get(self, name: str, now: float) -> BaseTracker | None:
-        entry = self._entries.get(name)
-        if entry is None:
+        pos = self._plan.positions.get(name)
+        if pos is None:
             return None
-        expire_at = entry.tracker._expire_at
-        return entry.tracker if expire_at is None or now < expire_at else None
+        tracker = self._trackers[pos]
+        expire_at = tracker._expire_at
+        return tracker if expire_at is None or now < expire_at else None
 
     def record(self, name: str) -> TrackerRecord:
-        return self._entries[name].record
+        return self._records[self._plan.positions[name]]
 
     def evaluate(
         self, data: EventData, now: float, kwargs: dict[str, Any]
     ) -> Evaluation:
-        """Run one event through every open tracker, on copies."""
+        """Run one event through the trackers it may advance, on copies."""
         out = Evaluation()
-        conds = self._conds
+        plan = self._plan
+        conds = plan.conds
         results: list[bool | None] = [None] * len(conds)
 
         def matcher(idx: tuple[int, ...]) -> Callable[[], bool]:
@@ -130,15 +223,16 @@ class GroupView:
 
             return met
 
-        for name, entry in self._entries.items():
-            tracker = entry.tracker
+        trackers = self._trackers
+        for pos in plan.candidates(data):
+            tracker = trackers[pos]
             if tracker._limited or (
                 tracker._expire_at is not None and now >= tracker._expire_at
             ):
                 continue
             if not tracker._limiters:
                 # Fast path: nothing can change unless the conditions hold.
-                for i in entry.cond_idx:
+                for i in plan.cond_idx[pos]:
                     hit = results[i]
                     if hit is None:
                         hit = results[i] = conds[i].check(data)
@@ -148,17 +242,17 @@ class GroupView:
                     copy = tracker._clone()
                     copy._dirtied = False
                     out.events += copy._advance(data, now, kwargs, _always)
-                    out.changed[name] = copy
+                    out.changed[tracker._name] = copy
                 continue
             copy = tracker._clone()
             copy._dirtied = False
-            events = copy._advance(data, now, kwargs, matcher(entry.cond_idx))
+            events = copy._advance(data, now, kwargs, matcher(plan.cond_idx[pos]))
             if copy._dirtied or any(
                 vars(a) != vars(b)
                 for a, b in zip(tracker._limiters, copy._limiters, strict=True)
             ):
                 out.events += events
-                out.changed[name] = copy
+                out.changed[tracker._name] = copy
         return out
 
     def with_changes(
@@ -167,28 +261,53 @@ class GroupView:
         changed: Mapping[str, tuple[BaseTracker, TrackerRecord] | None],
     ) -> GroupView:
         """Return the view after ``changed`` (None removes) at ``version``."""
-        pairs: list[tuple[BaseTracker, TrackerRecord]] = []
-        for name, entry in self._entries.items():
+        positions = self._plan.positions
+        trackers = list(self._trackers)
+        records = list(self._records)
+        same_plan = True
+        limited = set(self._limited)
+        for name, pair in changed.items():
+            pos = positions.get(name)
+            if (
+                pair is None
+                or pos is None
+                or pair[1].definition is not records[pos].definition
+                or pair[0]._expire_at != trackers[pos]._expire_at
+            ):
+                same_plan = False
+                break
+            trackers[pos], records[pos] = pair
+            if pair[0]._limited:
+                limited.add(pos)
+            else:
+                limited.discard(pos)
+        if same_plan:
+            return GroupView(
+                self.group_id,
+                version,
+                self._plan,
+                trackers,
+                records,
+                tuple(sorted(limited)),
+                self._expiring,
+            )
+        kept: list[tuple[BaseTracker, TrackerRecord]] = []
+        for pair in zip(self._trackers, self._records, strict=True):
+            name = pair[0]._name
             if name not in changed:
-                pairs.append((entry.tracker, entry.record))
-            elif changed[name] is not None:
-                pairs.append(changed[name])  # type: ignore[arg-type]  # not None
-        pairs.extend(
+                kept.append(pair)
+            elif (new := changed[name]) is not None:  # keeps its place
+                kept.append(new)
+        kept.extend(
             pair
             for name, pair in changed.items()
-            if pair is not None and name not in self._entries
+            if pair is not None and name not in positions
         )
-        same_defs = all(
-            name in self._entries
-            and pair is not None
-            and pair[1].definition is self._entries[name].record.definition
-            for name, pair in changed.items()
+        new_trackers = [t for t, _ in kept]
+        return GroupView(
+            self.group_id,
+            version,
+            _Plan(new_trackers),
+            new_trackers,
+            [r for _, r in kept],
         )
-        if same_defs:
-            entries = {
-                name: _Entry(t, r, self._entries[name].cond_idx)
-                for t, r in pairs
-                for name in (t._name,)
-            }
-            return GroupView(self.group_id, version, entries, self._conds)
-        return self._assemble(self.group_id, version, pairs)

@@ -143,7 +143,7 @@ class TrackingManager:
         :raises ConflictError: if the group kept changing concurrently.
         """
         check_group(group_id)
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             raise TypeError(f"`data` must be a dict, got {type(data).__name__}")
         if event_id is not None and not isinstance(event_id, str):
             raise TypeError(f"`event_id` must be a str, got {type(event_id).__name__}")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dictrack.typing import JSONDict
 
 
-@dataclass(frozen=True, slots=True)
-class TrackerRecord:
+class TrackerRecord(NamedTuple):
     """A tracker as stored: its definition and state dicts plus metadata.
 
     :ivar name: the tracker name, unique within its group.

@@ -271,9 +271,10 @@ class BaseTracker(TrackerState, ABC):
         if self._limited:
             return []
         txn = self._txn = _Transition(now, kwargs)
-        limiter_kwargs = {**kwargs, "now_ts": now}
+        limiters = self._limiters
+        limiter_kwargs = {**kwargs, "now_ts": now} if limiters else kwargs
         try:
-            for limiter in self._limiters:
+            for limiter in limiters:
                 if not limiter.pre_track(data, self, **limiter_kwargs):
                     self._close(limiter)
             if self._limited:
@@ -282,7 +283,7 @@ class BaseTracker(TrackerState, ABC):
                 self._push_progress(data, **kwargs)  # may raise: nothing changed yet
                 self._matched = self._dirtied = True
                 self._check_progress()
-            for limiter in self._limiters:
+            for limiter in limiters:
                 if not limiter.post_track(data, self, **limiter_kwargs):
                     self._close(limiter)
             return txn.events
