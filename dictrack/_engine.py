@@ -5,11 +5,17 @@ cache version), compute new trackers on copies, write them to the cache with one
 compare-and-set, then deliver the events. On a version conflict the view is
 reloaded and the change recomputed, so concurrent writers never lose an update
 and listeners never hear of a change that did not happen.
+
+Within one process, changes to a group are serialised by a striped lock, so
+threads sharing a manager never conflict (and never starve one another in
+retries); the compare-and-set guards against other managers and processes.
+Listeners are called after the lock is released, so they may call back in.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +37,10 @@ logger = logging.getLogger(__name__)
 Changes = dict[str, BaseTracker | None]
 Compute = Callable[[GroupView], tuple[Changes, list[BaseEvent]]]
 Pairs = dict[str, tuple[BaseTracker, TrackerRecord] | None]
+Outcome = tuple[TrackResult, list[BaseEvent]]
+Written = tuple[GroupView, Changes, list[BaseEvent], dict[str, TrackerRecord | None]]
+
+_STRIPES = 64  # locks shared by hash of group id: bounded memory, rare collisions
 
 
 class Engine:
@@ -50,6 +60,15 @@ class Engine:
         self.max_retries = max_retries
         self.views: dict[str, GroupView] = {}
         self.write_behind = WriteBehind(cache, store, owner)
+        self._locks = [threading.RLock() for _ in range(_STRIPES)]
+
+    def _lock(self, group_id: str) -> threading.RLock:
+        return self._locks[hash(group_id) % _STRIPES]
+
+    def _forget(self, view: GroupView) -> None:
+        """Drop a view that lost a compare-and-set (unless already replaced)."""
+        if self.views.get(view.group_id) is view:
+            del self.views[view.group_id]
 
     def view(self, group_id: str) -> GroupView:
         """The current view of a group, loading it from the store on a miss."""
@@ -73,11 +92,18 @@ class Engine:
         kwargs: dict[str, Any],
     ) -> TrackResult:
         """Apply one event to a group, retrying on conflicts."""
-        for _ in range(self.max_retries):
-            result = self._track_once(self.view(group_id), data, now, event_id, kwargs)
-            if result is not None:
-                return result
-        raise ConflictError(group_id, self.max_retries)
+        with self._lock(group_id):
+            for _ in range(self.max_retries):
+                outcome = self._track_once(
+                    self.view(group_id), data, now, event_id, kwargs
+                )
+                if outcome is not None:
+                    break
+            else:
+                raise ConflictError(group_id, self.max_retries)
+        result, events = outcome
+        self.listeners.dispatch(events)
+        return result
 
     def _track_once(
         self,
@@ -86,11 +112,11 @@ class Engine:
         now: float,
         event_id: str | None,
         kwargs: dict[str, Any],
-    ) -> TrackResult | None:
+    ) -> Outcome | None:
         evaluation = view.evaluate(data, now, kwargs)
         changed = evaluation.changed
         if not changed and event_id is None:
-            return TrackResult(True, [], [], self._limited(view, now))
+            return TrackResult(True, [], [], self._limited(view, now)), []
         version = view.version + 1
         writes: dict[str, TrackerRecord | None] = {}
         pairs: Pairs = {}
@@ -112,23 +138,22 @@ class Engine:
             view.group_id, view.version, writes, event_id=event_id
         )
         if status is ApplyStatus.CONFLICT:
-            self.views.pop(view.group_id, None)
+            self._forget(view)
             return None
         if status is ApplyStatus.DUPLICATE:
-            return TrackResult(True, [], [], self._limited(view, now), duplicate=True)
+            duplicate = TrackResult(True, [], [], self._limited(view, now), True)
+            return duplicate, []
         new_view = view.with_changes(version, pairs) if changed else view
         if changed:
             self.views[view.group_id] = new_view
-        self.listeners.dispatch(evaluation.events)
         dirtied = [tracker._clone() for tracker in changed.values()]
         for tracker in changed.values():
             tracker._dirtied = False  # now the view's copy: as loaded
         completed = [t for t in dirtied if t._completed]
         for tracker in completed:
             tracker._removed = True
-        return TrackResult(
-            True, dirtied, completed, self._limited(new_view, now, dirtied)
-        )
+        limited = self._limited(new_view, now, dirtied)
+        return TrackResult(True, dirtied, completed, limited), evaluation.events
 
     @staticmethod
     def _limited(
@@ -145,27 +170,37 @@ class Engine:
         compute: Compute,
     ) -> tuple[GroupView, Changes]:
         """Compute changes on the current view and write them with compare-and-set."""
-        for _ in range(self.max_retries):
-            view = self.view(group_id)
-            changes, events = compute(view)
-            if not changes:
-                return view, changes
-            version = view.version + 1
-            writes: dict[str, TrackerRecord | None] = {}
-            pairs: Pairs = {}
-            for name, tracker in changes.items():
-                if tracker is None:
-                    writes[name] = pairs[name] = None
-                else:
-                    record = codec.encode(tracker, version)
-                    writes[name] = record
-                    pairs[name] = (tracker, record)
-            status = self.cache.apply(group_id, view.version, writes)
-            if status is ApplyStatus.APPLIED:
-                new_view = view.with_changes(version, pairs)
-                self.views[group_id] = new_view
-                self.write_behind.write_through(group_id, writes, version)
-                self.listeners.dispatch(events)
-                return new_view, changes
-            self.views.pop(group_id, None)
-        raise ConflictError(group_id, self.max_retries)
+        with self._lock(group_id):
+            for _ in range(self.max_retries):
+                written = self._change_once(self.view(group_id), compute)
+                if written is not None:
+                    break
+            else:
+                raise ConflictError(group_id, self.max_retries)
+        view, changes, events, writes = written
+        if writes:
+            self.write_behind.write_through(group_id, writes, view.version)
+        self.listeners.dispatch(events)
+        return view, changes
+
+    def _change_once(self, view: GroupView, compute: Compute) -> Written | None:
+        changes, events = compute(view)
+        if not changes:
+            return view, changes, events, {}
+        version = view.version + 1
+        writes: dict[str, TrackerRecord | None] = {}
+        pairs: Pairs = {}
+        for name, tracker in changes.items():
+            if tracker is None:
+                writes[name] = pairs[name] = None
+            else:
+                record = codec.encode(tracker, version)
+                writes[name] = record
+                pairs[name] = (tracker, record)
+        status = self.cache.apply(view.group_id, view.version, writes)
+        if status is not ApplyStatus.APPLIED:
+            self._forget(view)
+            return None
+        new_view = view.with_changes(version, pairs)
+        self.views[view.group_id] = new_view
+        return new_view, changes, events, writes

@@ -1,0 +1,51 @@
+"""Small builders shared by the TrackingManager integration tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dictrack.conditions.keys import KeyValueEQ
+from dictrack.data_stores.base import BaseDataStore
+from dictrack.manager import TrackingManager
+from dictrack.trackers.base import BaseTracker
+from dictrack.trackers.numerics.accumulation import AccumulationTracker
+from dictrack.trackers.numerics.count import CountTracker
+
+#: A fixed "now" for every test (2023-11-14T22:13:20Z); tests never read the clock.
+T0 = 1_700_000_000.0
+
+WIN = {"event": "win"}
+LOSE = {"event": "lose"}
+
+
+def wins(name: str = "wins", target: Any = 10, **kwargs: Any) -> CountTracker:
+    """Count ``{"event": "win"}`` events."""
+    return CountTracker(name, [KeyValueEQ("event", "win")], target, **kwargs)
+
+
+def bets(name: str = "bets", target: Any = 1000, **kwargs: Any) -> AccumulationTracker:
+    """Sum ``bet`` over win events."""
+    return AccumulationTracker(
+        name, [KeyValueEQ("event", "win")], target, key="bet", **kwargs
+    )
+
+
+def state(trackers: list[BaseTracker]) -> dict[str, tuple[Any, ...]]:
+    """Name -> (progress, stage, completed, limited): what a user looks at."""
+    return {
+        t.name: (t.progress, t.current_stage, t.completed, t.limited) for t in trackers
+    }
+
+
+def progress(manager: TrackingManager, group_id: str, **kwargs: Any) -> dict[str, Any]:
+    """Name -> progress of the group's live trackers."""
+    return {t.name: t.progress for t in manager.get_trackers(group_id, **kwargs)}
+
+
+def reloaded(data_store: BaseDataStore) -> TrackingManager:
+    """A second manager with an empty in-memory cache over the same store.
+
+    It is not closed by the caller (closing would close the shared store); it
+    only reads, so nothing is left to persist when it is collected.
+    """
+    return TrackingManager("memory://", data_store)
