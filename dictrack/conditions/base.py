@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any
 
+from dictrack._types import Registered
 from dictrack.typing import EventData
 
 #: Condition classes by stored type name (filled by ``__init_subclass__``).
 CONDITION_TYPES: dict[str, type[BaseCondition]] = {}
 
 
-class BaseCondition(ABC):
+class BaseCondition(Registered, ABC):
     """A predicate over an event dict; conditions of a tracker are ANDed.
 
     Subclasses implement :meth:`check`, equality and hashing, and
@@ -23,13 +24,7 @@ class BaseCondition(ABC):
     """
 
     DEFAULT = "_THIS_IS_DEFAULT_VALUE"
-    type_name: ClassVar[str] = ""
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "type_name" not in cls.__dict__:
-            cls.type_name = f"{cls.__module__}:{cls.__qualname__}"
-        CONDITION_TYPES[cls.type_name] = cls
+    _registry = CONDITION_TYPES
 
     @abstractmethod
     def check(self, data: EventData, *args: Any, **kwargs: Any) -> bool:

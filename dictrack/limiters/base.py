@@ -6,6 +6,7 @@ import copy
 from abc import ABC
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from dictrack._types import Registered
 from dictrack.typing import EventData
 
 if TYPE_CHECKING:
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 LIMITER_TYPES: dict[str, type[BaseLimiter]] = {}
 
 
-class BaseLimiter(ABC):  # noqa: B024  # every hook has a default, as in 2.1.5
+class BaseLimiter(Registered, ABC):  # hooks have defaults
     """Decides, around each tracked event, whether its tracker stays open.
 
     ``pre_track`` runs before the conditions are checked and ``post_track`` after
@@ -27,16 +28,10 @@ class BaseLimiter(ABC):  # noqa: B024  # every hook has a default, as in 2.1.5
     (epoch seconds); limiters never read the clock.
     """
 
-    type_name: ClassVar[str] = ""
+    _registry = LIMITER_TYPES
     #: Attributes that change as events are tracked: stored in the tracker's
     #: state. The other attributes are settings, stored in its definition.
     _state_fields: ClassVar[tuple[str, ...]] = ("limited",)
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "type_name" not in cls.__dict__:
-            cls.type_name = f"{cls.__module__}:{cls.__qualname__}"
-        LIMITER_TYPES[cls.type_name] = cls
 
     def __init__(self) -> None:
         self.limited = False

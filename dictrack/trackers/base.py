@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 from dictrack import _clock
+from dictrack._types import Registered
 from dictrack.conditions.base import BaseCondition
 from dictrack.errors import GroupIdError, TrackerStateError
 from dictrack.events import (
@@ -42,7 +43,7 @@ TRACKER_TYPES: dict[str, type[BaseTracker]] = {}
 __all__ = ["TRACKER_TYPES", "BaseTracker", "ResetPolicy", "check_policy"]
 
 
-class BaseTracker(TrackerState, ABC):
+class BaseTracker(TrackerState, Registered, ABC):
     """Tracks progress of one group towards one or more stage targets.
 
     :param name: unique within its group.
@@ -58,13 +59,7 @@ class BaseTracker(TrackerState, ABC):
     """
 
     DEFAULT_GROUP_ID = "_THIS_IS_DEFAULT_GID"
-    type_name: ClassVar[str] = ""
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "type_name" not in cls.__dict__:
-            cls.type_name = f"{cls.__module__}:{cls.__qualname__}"
-        TRACKER_TYPES[cls.type_name] = cls
+    _registry = TRACKER_TYPES
 
     def __init__(
         self,

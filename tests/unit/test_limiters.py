@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from dictrack import _clock
-from dictrack.limiters import base
 from dictrack.limiters.base import LIMITER_TYPES, BaseLimiter
 from dictrack.limiters.count import CountLimiter
 from dictrack.limiters.time import TimeLimiter
@@ -55,7 +54,7 @@ def test_base_limiter_copy_is_independent() -> None:
 def test_custom_limiter_is_registered_by_module_and_qualname(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(base, "LIMITER_TYPES", dict(LIMITER_TYPES))
+    monkeypatch.setattr(BaseLimiter, "_registry", dict(LIMITER_TYPES))
 
     class Custom(BaseLimiter):
         pass
@@ -68,8 +67,8 @@ def test_custom_limiter_is_registered_by_module_and_qualname(
         "test_custom_limiter_is_registered_by_module_and_qualname.<locals>.Custom"
     )
     assert Custom.type_name == name
-    assert base.LIMITER_TYPES[name] is Custom
-    assert base.LIMITER_TYPES["my-limiter"] is Named
+    assert BaseLimiter._registry[name] is Custom
+    assert BaseLimiter._registry["my-limiter"] is Named
     assert name not in LIMITER_TYPES  # the real registry was not touched
 
 

@@ -1,0 +1,21 @@
+"""The README's Python examples run as written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_readme_has_examples():
+    assert BLOCKS
+
+
+def test_quick_start_runs(capsys):
+    for block in BLOCKS:
+        exec(compile(block, str(README), "exec"), {})  # our own docs
+    out = capsys.readouterr().out
+    assert "stage! high-roller" in out
+    assert "[('high-roller', 1200, 2500)]" in out
