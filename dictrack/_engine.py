@@ -29,7 +29,7 @@ from dictrack.events import BaseEvent, ListenerRegistry
 from dictrack.records import TrackerRecord
 from dictrack.results import TrackResult
 from dictrack.trackers.base import BaseTracker
-from dictrack.typing import EventData
+from dictrack.typing import EventData, JSONDict
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +161,8 @@ class Engine:
     ) -> list[BaseTracker]:
         """Every limited live tracker of the group; those changed now as in
         ``dirtied`` (the same objects, as 2.1.5 returned them)."""
+        if not view.has_limited:
+            return []
         changed = {tracker.name: tracker for tracker in dirtied or ()}
         return [changed.get(t.name) or t._clone() for t in view.limited(now)]
 
@@ -168,11 +170,17 @@ class Engine:
         self,
         group_id: str,
         compute: Compute,
+        definitions: dict[str, JSONDict] | None = None,
     ) -> tuple[GroupView, Changes]:
-        """Compute changes on the current view and write them with compare-and-set."""
+        """Compute changes on the current view and write them with compare-and-set.
+
+        :param definitions: already encoded definitions of changed trackers.
+        """
         with self._lock(group_id):
             for _ in range(self.max_retries):
-                written = self._change_once(self.view(group_id), compute)
+                written = self._change_once(
+                    self.view(group_id), compute, definitions or {}
+                )
                 if written is not None:
                     break
             else:
@@ -183,7 +191,9 @@ class Engine:
         self.listeners.dispatch(events)
         return view, changes
 
-    def _change_once(self, view: GroupView, compute: Compute) -> Written | None:
+    def _change_once(
+        self, view: GroupView, compute: Compute, definitions: dict[str, JSONDict]
+    ) -> Written | None:
         changes, events = compute(view)
         if not changes:
             return view, changes, events, {}
@@ -194,7 +204,10 @@ class Engine:
             if tracker is None:
                 writes[name] = pairs[name] = None
             else:
-                record = codec.encode(tracker, version)
+                definition = definitions.get(name) or codec.encode_definition(tracker)
+                record = codec.encode(
+                    tracker, version, definition=codec.share_definition(definition)
+                )
                 writes[name] = record
                 pairs[name] = (tracker, record)
         status = self.cache.apply(view.group_id, view.version, writes)

@@ -16,7 +16,7 @@ share it:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from dictrack import codec
@@ -31,6 +31,15 @@ from dictrack.typing import EventData
 
 #: (key path parts, {value: positions}) for one indexed key.
 Index = tuple[tuple[str, ...], dict[Any, tuple[int, ...]]]
+
+#: Small index tuples recur across groups with the same trackers: share them.
+_TUPLES: dict[tuple[int, ...], tuple[int, ...]] = {}
+
+
+def _shared(value: tuple[int, ...]) -> tuple[int, ...]:
+    if len(_TUPLES) > 65_536:
+        _TUPLES.clear()
+    return _TUPLES.setdefault(value, value)
 
 
 def _always() -> bool:
@@ -58,25 +67,41 @@ def _index_key(condition: BaseCondition) -> tuple[tuple[str, ...], Any] | None:
 class _Plan:
     """What does not change while only tracker states change."""
 
-    __slots__ = ("cond_idx", "conds", "indexes", "names", "positions", "scan")
+    __slots__ = (
+        "cond_idx",
+        "conds",
+        "has_limiters",
+        "indexes",
+        "names",
+        "positions",
+        "residual",
+        "scan",
+    )
 
     def __init__(self, trackers: list[BaseTracker]) -> None:
         index: dict[BaseCondition, int] = {}
         self.cond_idx = tuple(
-            tuple(index.setdefault(c, len(index)) for c in t._conditions)
+            _shared(tuple(index.setdefault(c, len(index)) for c in t._conditions))
             for t in trackers
         )
         self.conds = tuple(index)
         self.names = tuple(t._name for t in trackers)
         self.positions = {name: pos for pos, name in enumerate(self.names)}
-        self.scan, self.indexes = self._index(trackers)
+        self.has_limiters = any(t._limiters for t in trackers)
+        self.scan, self.indexes, indexed_by = self._index(trackers)
+        # What is left to check once the index lookup proved one condition.
+        residual = list(self.cond_idx)
+        for pos, condition in indexed_by.items():
+            skip = index[condition]
+            residual[pos] = _shared(tuple(i for i in self.cond_idx[pos] if i != skip))
+        self.residual = tuple(residual)
 
     @staticmethod
     def _index(
         trackers: list[BaseTracker],
-    ) -> tuple[tuple[int, ...], tuple[Index, ...]]:
+    ) -> tuple[tuple[int, ...], tuple[Index, ...], dict[int, BaseCondition]]:
         keys = [
-            [k for k in map(_index_key, t._conditions) if k is not None]
+            [(k, c) for c in t._conditions if (k := _index_key(c)) is not None]
             if not t._limiters
             else []
             for t in trackers
@@ -84,21 +109,25 @@ class _Plan:
         # The most selective path: the one with the most distinct values.
         spread: dict[tuple[str, ...], set[Any]] = {}
         for options in keys:
-            for parts, value in options:
+            for (parts, value), _ in options:
                 spread.setdefault(parts, set()).add(value)
         scan: list[int] = []
         by_path: dict[tuple[str, ...], dict[Any, list[int]]] = {}
+        indexed_by: dict[int, BaseCondition] = {}
         for pos, options in enumerate(keys):
             if not options:
                 scan.append(pos)
                 continue
-            parts, value = max(options, key=lambda kv: len(spread[kv[0]]))
+            (parts, value), condition = max(
+                options, key=lambda option: len(spread[option[0][0]])
+            )
             by_path.setdefault(parts, {}).setdefault(value, []).append(pos)
+            indexed_by[pos] = condition
         indexes = tuple(
             (parts, {v: tuple(p) for v, p in values.items()})
             for parts, values in by_path.items()
         )
-        return tuple(scan), indexes
+        return tuple(scan), indexes, indexed_by
 
     def candidates(self, data: EventData) -> list[int] | tuple[int, ...]:
         """Positions of the trackers ``data`` may advance, in insertion order."""
@@ -128,6 +157,10 @@ class Evaluation:
     def __init__(self) -> None:
         self.changed: dict[str, BaseTracker] = {}
         self.events: list[BaseEvent] = []
+
+
+#: The evaluation of an event no tracker can take (shared: never mutated).
+_NOTHING = Evaluation()
 
 
 class GroupView:
@@ -184,6 +217,10 @@ class GroupView:
             return list(self._trackers)
         return [t for t in self._trackers if t._expire_at is None or now < t._expire_at]
 
+    @property
+    def has_limited(self) -> bool:
+        return bool(self._limited)
+
     def limited(self, now: float) -> list[BaseTracker]:
         """Limited trackers not expired at ``now``, in insertion order."""
         found = [self._trackers[p] for p in self._limited]
@@ -206,54 +243,70 @@ class GroupView:
         self, data: EventData, now: float, kwargs: dict[str, Any]
     ) -> Evaluation:
         """Run one event through the trackers it may advance, on copies."""
-        out = Evaluation()
         plan = self._plan
+        candidates = plan.candidates(data)
+        if not candidates:
+            return _NOTHING
+        out = Evaluation()
         conds = plan.conds
         results: list[bool | None] = [None] * len(conds)
-
-        def matcher(idx: tuple[int, ...]) -> Callable[[], bool]:
-            def met() -> bool:
-                for i in idx:
-                    hit = results[i]
-                    if hit is None:
-                        hit = results[i] = conds[i].check(data)
-                    if not hit:
-                        return False
-                return True
-
-            return met
-
         trackers = self._trackers
-        for pos in plan.candidates(data):
+        for pos in candidates:
             tracker = trackers[pos]
             if tracker._limited or (
                 tracker._expire_at is not None and now >= tracker._expire_at
             ):
                 continue
-            if not tracker._limiters:
-                # Fast path: nothing can change unless the conditions hold.
-                for i in plan.cond_idx[pos]:
-                    hit = results[i]
-                    if hit is None:
-                        hit = results[i] = conds[i].check(data)
-                    if not hit:
-                        break
-                else:
-                    copy = tracker._clone()
-                    copy._dirtied = False
-                    out.events += copy._advance(data, now, kwargs, _always)
-                    out.changed[tracker._name] = copy
+            if tracker._limiters:
+                self._advance_limited(
+                    tracker, plan.cond_idx[pos], data, now, kwargs, results, out
+                )
                 continue
-            copy = tracker._clone()
-            copy._dirtied = False
-            events = copy._advance(data, now, kwargs, matcher(plan.cond_idx[pos]))
-            if copy._dirtied or any(
-                vars(a) != vars(b)
-                for a, b in zip(tracker._limiters, copy._limiters, strict=True)
-            ):
-                out.events += events
+            # Fast path: nothing can change unless the conditions hold.
+            for i in plan.residual[pos]:
+                hit = results[i]
+                if hit is None:
+                    hit = results[i] = conds[i].check(data)
+                if not hit:
+                    break
+            else:
+                copy = tracker._clone()
+                copy._dirtied = False
+                out.events += copy._advance(data, now, kwargs, _always)
                 out.changed[tracker._name] = copy
         return out
+
+    def _advance_limited(
+        self,
+        tracker: BaseTracker,
+        idx: tuple[int, ...],
+        data: EventData,
+        now: float,
+        kwargs: dict[str, Any],
+        results: list[bool | None],
+        out: Evaluation,
+    ) -> None:
+        """A tracker with limiters: they may act whether or not conditions hold."""
+        conds = self._plan.conds
+
+        def met() -> bool:
+            for i in idx:
+                hit = results[i]
+                if hit is None:
+                    hit = results[i] = conds[i].check(data)
+                if not hit:
+                    return False
+            return True
+
+        copy = tracker._clone()
+        copy._dirtied = False
+        events = copy._advance(data, now, kwargs, met)
+        if copy._dirtied or any(
+            vars(a) != vars(b)
+            for a, b in zip(tracker._limiters, copy._limiters, strict=True)
+        ):
+            out.events += events
+            out.changed[tracker._name] = copy
 
     def with_changes(
         self,
@@ -282,13 +335,17 @@ class GroupView:
             else:
                 limited.discard(pos)
         if same_plan:
+            if len(limited) == len(self._limited) and limited.issuperset(self._limited):
+                limited_positions = self._limited
+            else:
+                limited_positions = tuple(sorted(limited))
             return GroupView(
                 self.group_id,
                 version,
                 self._plan,
                 trackers,
                 records,
-                tuple(sorted(limited)),
+                limited_positions,
                 self._expiring,
             )
         kept: list[tuple[BaseTracker, TrackerRecord]] = []

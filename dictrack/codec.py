@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from dictrack.conditions.base import CONDITION_TYPES, BaseCondition
+from dictrack.conditions.keys import KeyExists
 from dictrack.errors import DeserializationError
 from dictrack.limiters.base import LIMITER_TYPES, BaseLimiter
 from dictrack.records import TrackerRecord
@@ -36,12 +37,16 @@ def _canonical(items: list[Any]) -> list[Any]:
     return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
 
 
+_SCALAR_BASES = (bool, int, float, str)
+_SCALARS = frozenset(_SCALAR_BASES)
+
+
 def to_plain(value: Any) -> Any:
     """Return ``value`` as JSON-compatible data, tagging tuples, sets and timedeltas.
 
     :raises TypeError: for a value that has no plain form.
     """
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if type(value) in _SCALARS or value is None or isinstance(value, _SCALAR_BASES):
         return value
     if isinstance(value, list):
         return [to_plain(item) for item in value]
@@ -53,8 +58,8 @@ def to_plain(value: Any) -> Any:
         return {"$set": _canonical([to_plain(item) for item in value])}
     if isinstance(value, timedelta):
         return {"$timedelta": value.total_seconds()}
-    if isinstance(value, Mapping):
-        if all(isinstance(k, str) and not k.startswith("$") for k in value):
+    if type(value) is dict or isinstance(value, Mapping):
+        if all(type(k) is str and not k.startswith("$") for k in value):
             return {k: to_plain(v) for k, v in value.items()}
         return {"$dict": [[to_plain(k), to_plain(v)] for k, v in value.items()]}
     raise TypeError(
@@ -85,9 +90,18 @@ def from_plain(value: Any) -> Any:
 
 
 def _encode_condition(condition: BaseCondition) -> JSONDict:
+    cached: JSONDict | None = getattr(condition, "_plain", None)
+    if cached is not None:  # flat: a fresh copy shares nothing mutable
+        return {"type": cached["type"], "params": dict(cached["params"])}
     params = dict(condition.__getstate__())
     params.pop("cls", None)  # 2.1.5-style custom conditions include their class
-    return {"type": type(condition).type_name, "params": to_plain(params)}
+    encoded = {"type": type(condition).type_name, "params": to_plain(params)}
+    if isinstance(condition, KeyExists) and all(
+        type(v) in _SCALARS for v in encoded["params"].values()
+    ):
+        # Built-in conditions never change once built: encode them once.
+        condition._plain = {"type": encoded["type"], "params": dict(encoded["params"])}
+    return encoded
 
 
 def _encode_limiter(limiter: BaseLimiter) -> JSONDict:
@@ -123,6 +137,38 @@ def encode_definition(tracker: BaseTracker) -> JSONDict:
     return definition
 
 
+#: Identical definitions held once: a quest catalogue given to a million players
+#: is one dict per quest in the cache. Bounded; cleared (not evicted) when full.
+_SHARED: dict[str, JSONDict] = {}
+_SHARED_TEXT: dict[int, str] = {}  # id of a shared dict -> its JSON (kept alive above)
+_MAX_SHARED = 65_536
+
+
+def share_definition(definition: JSONDict) -> JSONDict:
+    """Return the one shared dict equal to ``definition``.
+
+    For the cache's own records only: the result is shared between trackers
+    and groups, so nobody may mutate it.
+    """
+    key = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+    found = _SHARED.get(key)
+    if found is None:
+        if len(_SHARED) >= _MAX_SHARED:
+            _SHARED_TEXT.clear()
+            _SHARED.clear()
+        found = _SHARED.setdefault(key, definition)
+        _SHARED_TEXT[id(found)] = key
+    return found
+
+
+def dumps(value: JSONDict) -> str:
+    """Compact JSON of a definition or state (reuses the text of shared ones)."""
+    text = _SHARED_TEXT.get(id(value))
+    if text is not None and _SHARED.get(text) is value:
+        return text
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def encode_state(tracker: BaseTracker) -> JSONDict:
     """Return where ``tracker`` stands, as a small plain dict."""
     state: JSONDict = {
@@ -140,12 +186,18 @@ def encode_state(tracker: BaseTracker) -> JSONDict:
 
 
 def encode(
-    tracker: BaseTracker, version: int = 0, expire_at: float | None = None
+    tracker: BaseTracker,
+    version: int = 0,
+    expire_at: float | None = None,
+    definition: JSONDict | None = None,
 ) -> TrackerRecord:
-    """Return the :class:`~dictrack.records.TrackerRecord` of ``tracker``."""
+    """Return the :class:`~dictrack.records.TrackerRecord` of ``tracker``.
+
+    :param definition: its definition, if the caller encoded it already.
+    """
     return TrackerRecord(
         tracker._name,
-        encode_definition(tracker),
+        encode_definition(tracker) if definition is None else definition,
         encode_state(tracker),
         version,
         tracker._expire_at if expire_at is None else expire_at,

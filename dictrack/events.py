@@ -114,6 +114,10 @@ class ListenerRegistry:
     def __bool__(self) -> bool:
         return bool(self._by_code)
 
+    def wants(self, code: int) -> bool:
+        """Whether any listener is registered for ``code``."""
+        return code in self._by_code
+
     def add(self, code: int, cb: Listener) -> None:
         """Register ``cb`` for ``code``.
 

@@ -28,7 +28,7 @@ from dictrack.events import (
 )
 from dictrack.results import TrackResult
 from dictrack.trackers.base import BaseTracker, check_policy
-from dictrack.typing import EventData, Listener
+from dictrack.typing import EventData, JSONDict, Listener
 
 logger = logging.getLogger(__name__)
 
@@ -201,6 +201,7 @@ class TrackingManager:
         now = _clock.to_timestamp(kwargs.pop("now", None))
         deadline = expiry(expire, expire_at, now)
         copies: dict[str, BaseTracker] = {}
+        definitions: dict[str, JSONDict] = {}
         for tracker in trackers:
             if not isinstance(tracker, BaseTracker):
                 raise TypeError(f"expected trackers, got {type(tracker).__name__}")
@@ -213,19 +214,24 @@ class TrackingManager:
             copy._group_id = group_id
             copy._dirtied = False
             copy._expire_at = deadline
-            codec.encode_definition(copy)  # fail now on values that cannot be stored
+            # Encoded now: fails before any change on values that cannot be stored.
+            definitions[tracker.name] = codec.encode_definition(copy)
 
         def compute(view: GroupView) -> tuple[Changes, list[BaseEvent]]:
             for name in copies:
                 if view.get(name, now) is not None:
                     raise DuplicateTrackerError(group_id, name)
-            events: list[BaseEvent] = [
-                TrackerEvent(EVENT_TRACKER_ADDED, group_id, n, t._clone(), event_ts=now)
-                for n, t in copies.items()
-            ]
+            events: list[BaseEvent] = []
+            if self._listeners.wants(EVENT_TRACKER_ADDED):  # snapshots cost
+                events = [
+                    TrackerEvent(
+                        EVENT_TRACKER_ADDED, group_id, n, t._clone(), event_ts=now
+                    )
+                    for n, t in copies.items()
+                ]
             return dict(copies), events
 
-        self._engine.change(group_id, compute)
+        self._engine.change(group_id, compute, definitions)
         for tracker in trackers:
             tracker._group_id = group_id
 

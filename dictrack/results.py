@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from dictrack.trackers.base import BaseTracker
@@ -18,7 +18,8 @@ class TrackResult(tuple):  # type: ignore[type-arg]  # a 4-tuple of mixed types
     :ivar duplicate: True when ``event_id`` was seen before and nothing changed.
     """
 
-    duplicate: bool
+    __slots__ = ()
+    duplicate: ClassVar[bool] = False
 
     def __new__(
         cls,
@@ -28,9 +29,8 @@ class TrackResult(tuple):  # type: ignore[type-arg]  # a 4-tuple of mixed types
         limited: list[BaseTracker],
         duplicate: bool = False,
     ) -> TrackResult:
-        result = super().__new__(cls, (ok, dirtied, completed, limited))
-        result.duplicate = duplicate
-        return result
+        kind = _DuplicateResult if duplicate else cls
+        return super().__new__(kind, (ok, dirtied, completed, limited))
 
     @property
     def ok(self) -> bool:
@@ -54,3 +54,10 @@ class TrackResult(tuple):  # type: ignore[type-arg]  # a 4-tuple of mixed types
             f"TrackResult(ok={self[0]}, dirtied={names[0]}, completed={names[1]}, "
             f"limited={names[2]}, duplicate={self.duplicate})"
         )
+
+
+class _DuplicateResult(TrackResult):
+    """The result of an ``event_id`` seen before (nothing changed)."""
+
+    __slots__ = ()
+    duplicate = True

@@ -71,6 +71,8 @@ class KeyExists(BaseCondition):
 
     type_name = "KeyExists"
     _fields: ClassVar[tuple[str, ...]] = ("key",)
+    #: The codec's plain form of this (immutable) condition, once computed.
+    _plain: dict[str, Any] | None = None
 
     def __init__(self, key: str, *args: Any, **kwargs: Any) -> None:
         self._parts = split_path(key)
@@ -78,6 +80,7 @@ class KeyExists(BaseCondition):
         self._setup()
 
     def _setup(self) -> None:
+        self.__dict__.pop("_plain", None)  # re-initialised: encode afresh
         self._sig = (type(self)._kind(), *(self._sig_values()))
         self._hash = hash(_freeze(self._sig))
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from dictrack.codec import dumps
 from dictrack.data_stores.base import BaseDataStore, Deletes, Upserts
 from dictrack.errors import BackendError, ConfigurationError, DeserializationError
 from dictrack.records import TrackerRecord
@@ -52,10 +53,6 @@ ON CONFLICT (group_id, name) DO UPDATE SET
     expire_at = excluded.expire_at
 WHERE excluded.version > {table}.version
 """
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 class SQLiteDataStore(BaseDataStore):
@@ -190,8 +187,8 @@ class SQLiteDataStore(BaseDataStore):
                 group_id,
                 r.name,
                 r.type,
-                _dumps(r.definition),
-                _dumps(r.state),
+                dumps(r.definition),
+                dumps(r.state),
                 r.version,
                 int(r.completed),
                 now,

@@ -194,8 +194,10 @@ class BaseTracker(TrackerState, Registered, ABC):
         new.__dict__.update(self.__dict__)
         if self._limiters:
             new._limiters = tuple(limiter._copy() for limiter in self._limiters)
-        new._listeners = None
-        new._txn = None
+        if self._listeners is not None:
+            new._listeners = None  # listeners belong to the caller's object
+        if self._txn is not None:
+            new._txn = None  # a snapshot taken during a transition
         return new
 
     # -- public operations (2.1.5) -------------------------------------------
