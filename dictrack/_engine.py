@@ -22,7 +22,7 @@ from typing import Any
 from dictrack import codec
 from dictrack._group import GroupView
 from dictrack._persist import WriteBehind
-from dictrack.data_caches.base import ApplyStatus, BaseDataCache
+from dictrack.data_caches.base import ApplyStatus, BaseDataCache, GroupSnapshot
 from dictrack.data_stores.base import BaseDataStore
 from dictrack.errors import ConflictError
 from dictrack.events import BaseEvent, ListenerRegistry
@@ -71,17 +71,35 @@ class Engine:
             del self.views[view.group_id]
 
     def view(self, group_id: str) -> GroupView:
-        """The current view of a group, loading it from the store on a miss."""
+        """The group's view, checked against the cache's version (one round trip)."""
         cached_version = self.cache.version(group_id)
         view = self.views.get(group_id)
         if view is not None and view.version == cached_version:
             return view
+        return self._reload(group_id, cached_version)
+
+    def _held(self, group_id: str) -> GroupView:
+        """The view held in process, possibly stale: writes validate it."""
+        return self.views.get(group_id) or self.view(group_id)
+
+    def _reload(self, group_id: str, cached_version: int | None) -> GroupView:
         snapshot = self.cache.load(group_id) if cached_version is not None else None
-        if snapshot is None:
+        if snapshot is None:  # a miss: the store has the group
             snapshot = self.cache.populate(group_id, self.store.load_group(group_id))
-        view = GroupView.build(group_id, snapshot)
-        self.views[group_id] = view
+        return self._install(GroupView.build(group_id, snapshot))
+
+    def _install(self, view: GroupView) -> GroupView:
+        self.views[view.group_id] = view
         return view
+
+    def _after_conflict(
+        self, view: GroupView, current: GroupSnapshot | None
+    ) -> GroupView:
+        """The view to retry with after losing a compare-and-set."""
+        self._forget(view)
+        if current is not None:
+            return self._install(GroupView.build(view.group_id, current))
+        return self.view(view.group_id)
 
     def track(
         self,
@@ -91,14 +109,19 @@ class Engine:
         event_id: str | None,
         kwargs: dict[str, Any],
     ) -> TrackResult:
-        """Apply one event to a group, retrying on conflicts."""
+        """Apply one event to a group, retrying on conflicts.
+
+        One cache call in the common case: the event is evaluated on the view
+        held in process, then either written with a compare-and-set or, when it
+        changes nothing, checked against the group's version.
+        """
         with self._lock(group_id):
+            view = self._held(group_id)
             for _ in range(self.max_retries):
-                outcome = self._track_once(
-                    self.view(group_id), data, now, event_id, kwargs
-                )
-                if outcome is not None:
+                outcome = self._track_once(view, data, now, event_id, kwargs)
+                if not isinstance(outcome, GroupView):
                     break
+                view = outcome
             else:
                 raise ConflictError(group_id, self.max_retries)
         result, events = outcome
@@ -112,10 +135,15 @@ class Engine:
         now: float,
         event_id: str | None,
         kwargs: dict[str, Any],
-    ) -> Outcome | None:
+    ) -> Outcome | GroupView:
+        """The outcome, or the fresh view to retry with."""
         evaluation = view.evaluate(data, now, kwargs)
         changed = evaluation.changed
         if not changed and event_id is None:
+            cached_version = self.cache.version(view.group_id)
+            if cached_version != view.version:
+                self._forget(view)
+                return self._reload(view.group_id, cached_version)
             return TrackResult(True, [], [], self._limited(view, now)), []
         version = view.version + 1
         writes: dict[str, TrackerRecord | None] = {}
@@ -134,12 +162,11 @@ class Engine:
             )
             writes[name] = record
             pairs[name] = (tracker, record)
-        status = self.cache.apply(
+        status, current = self.cache.compare_and_set(
             view.group_id, view.version, writes, event_id=event_id
         )
         if status is ApplyStatus.CONFLICT:
-            self._forget(view)
-            return None
+            return self._after_conflict(view, current)
         if status is ApplyStatus.DUPLICATE:
             duplicate = TrackResult(True, [], [], self._limited(view, now), True)
             return duplicate, []
@@ -177,12 +204,13 @@ class Engine:
         :param definitions: already encoded definitions of changed trackers.
         """
         with self._lock(group_id):
+            # Validated first: admin calls decide (duplicate? found?) on the view.
+            view = self.view(group_id)
             for _ in range(self.max_retries):
-                written = self._change_once(
-                    self.view(group_id), compute, definitions or {}
-                )
-                if written is not None:
+                written = self._change_once(view, compute, definitions or {})
+                if not isinstance(written, GroupView):
                     break
+                view = written
             else:
                 raise ConflictError(group_id, self.max_retries)
         view, changes, events, writes = written
@@ -193,7 +221,8 @@ class Engine:
 
     def _change_once(
         self, view: GroupView, compute: Compute, definitions: dict[str, JSONDict]
-    ) -> Written | None:
+    ) -> Written | GroupView:
+        """What was written, or the fresh view to retry with."""
         changes, events = compute(view)
         if not changes:
             return view, changes, events, {}
@@ -210,10 +239,11 @@ class Engine:
                 )
                 writes[name] = record
                 pairs[name] = (tracker, record)
-        status = self.cache.apply(view.group_id, view.version, writes)
+        status, current = self.cache.compare_and_set(
+            view.group_id, view.version, writes
+        )
         if status is not ApplyStatus.APPLIED:
-            self._forget(view)
-            return None
+            return self._after_conflict(view, current)
         new_view = view.with_changes(version, pairs)
         self.views[view.group_id] = new_view
         return new_view, changes, events, writes

@@ -16,7 +16,7 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from dictrack.records import TrackerRecord
 
@@ -38,6 +38,15 @@ class ApplyStatus(enum.Enum):
     APPLIED = "applied"
     CONFLICT = "conflict"
     DUPLICATE = "duplicate"
+
+
+class CASResult(NamedTuple):
+    """The outcome of :meth:`BaseDataCache.compare_and_set`."""
+
+    status: ApplyStatus
+    #: On CONFLICT, the group as it is now, when the backend had it at hand
+    #: (saves the caller a round trip); None otherwise.
+    current: GroupSnapshot | None = None
 
 
 class BaseDataCache(ABC):
@@ -86,6 +95,21 @@ class BaseDataCache(ABC):
         ``expected_version + 1``, the version becomes that (when ``writes`` is
         not empty), ``event_id`` is remembered, and the result is APPLIED.
         """
+
+    def compare_and_set(
+        self,
+        group_id: str,
+        expected_version: int,
+        writes: Mapping[str, TrackerRecord | None],
+        *,
+        event_id: str | None = None,
+    ) -> CASResult:
+        """:meth:`apply`, returning the current group along with a CONFLICT when
+        the backend can do so at no extra cost (Redis returns it from the same
+        script). The default returns no snapshot."""
+        return CASResult(
+            self.apply(group_id, expected_version, writes, event_id=event_id)
+        )
 
     @abstractmethod
     def take_dirty(self) -> DirtyMarks:
