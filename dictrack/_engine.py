@@ -24,7 +24,7 @@ from dictrack._group import GroupView
 from dictrack._persist import WriteBehind
 from dictrack.data_caches.base import ApplyStatus, BaseDataCache, GroupSnapshot
 from dictrack.data_stores.base import BaseDataStore
-from dictrack.errors import ConflictError
+from dictrack.errors import ConflictError, DictrackError
 from dictrack.events import BaseEvent, ListenerRegistry
 from dictrack.records import TrackerRecord
 from dictrack.results import TrackResult
@@ -63,7 +63,14 @@ class Engine:
         self._locks = [threading.RLock() for _ in range(_STRIPES)]
 
     def _lock(self, group_id: str) -> threading.RLock:
+        self.check_open()
         return self._locks[hash(group_id) % _STRIPES]
+
+    def check_open(self) -> None:
+        if self.write_behind.closed:
+            raise DictrackError(
+                "this TrackingManager is closed; create a new one to go on"
+            )
 
     def _forget(self, view: GroupView) -> None:
         """Drop a view that lost a compare-and-set (unless already replaced)."""
@@ -72,6 +79,7 @@ class Engine:
 
     def view(self, group_id: str) -> GroupView:
         """The group's view, checked against the cache's version (one round trip)."""
+        self.check_open()
         cached_version = self.cache.version(group_id)
         view = self.views.get(group_id)
         if view is not None and view.version == cached_version:

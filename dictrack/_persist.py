@@ -1,16 +1,20 @@
 """Write-behind from the data cache to the data store.
 
-Changes land in the cache with dirty marks; :meth:`WriteBehind.persist` moves
-every marked tracker to the store in one batch of versioned writes and clears
-the marks (putting them back if the store fails, so nothing is lost). Changes
-made through the manager's admin calls (add, update, remove, reset) are also
-written through at once. Pending changes are persisted when the manager is
-closed, garbage-collected, or the interpreter exits.
+Changes land in the cache with dirty marks; :meth:`WriteBehind.persist` reads
+the marks, writes every marked tracker to the store in one batch of versioned
+writes, and only then clears the marks it stored (a mark of a newer change
+stays). If the store fails, or the process dies, the marks are still there, and
+a group with marks is never evicted: nothing is lost. Changes made through the
+manager's admin calls (add, update, remove, reset) are also written through at
+once. Store writes of one manager are serialised, so they land in order.
+Pending changes are persisted when the manager is closed, garbage-collected, or
+the interpreter exits.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import weakref
 from collections.abc import Mapping
 
@@ -30,7 +34,10 @@ class WriteBehind:
     ) -> None:
         self._cache = cache
         self._store = store
-        self._closed = False
+        self.closed = False
+        #: which backends close() closes: "cache", "store" (those built by us)
+        self.owned: tuple[str, ...] = ()
+        self._lock = threading.Lock()  # one store writer at a time, in order
         # Runs at most once: on close(), when ``owner`` is collected, or at exit.
         self._finalizer = weakref.finalize(owner, self._final_persist)
 
@@ -43,7 +50,9 @@ class WriteBehind:
             (group_id, n, version) for n, r in writes.items() if r is None
         ]
         try:
-            self._store.write(upserts, deletes)
+            with self._lock:
+                self._store.write(upserts, deletes)
+                self._cache.mark_clean(group_id, dict.fromkeys(writes, version))
         except BackendError:
             logger.warning(
                 "store write failed for group %r; the change is kept in the cache "
@@ -51,36 +60,37 @@ class WriteBehind:
                 group_id,
                 exc_info=True,
             )
-            return
-        self._cache.mark_clean(group_id, dict.fromkeys(writes, version))
 
-    def delete_group(self, group_id: str) -> None:
-        """Remove every stored tracker of a group, including expired ones."""
-        version = self._cache.version(group_id)
-        self._store.write(deletes=[(group_id, None, version)])
+    def delete_group(self, group_id: str, version: int) -> None:
+        """Remove every stored tracker of a group up to ``version`` (expired too)."""
+        with self._lock:
+            self._store.write(deletes=[(group_id, None, version)])
 
     def persist(self) -> int:
-        """Store every dirty tracker; return how many records were written."""
-        marks = self._cache.take_dirty()
-        if not marks:
-            return 0
-        upserts: list[tuple[str, TrackerRecord]] = []
-        deletes: list[tuple[str, str | None, int | None]] = []
-        for group_id, names in marks.items():
-            snapshot = self._cache.load(group_id)
-            records = {} if snapshot is None else snapshot.records
-            for name, version in names.items():
-                record = records.get(name)
-                if record is None:
-                    deletes.append((group_id, name, version))
-                else:
-                    upserts.append((group_id, record))
-        try:
+        """Store every dirty tracker; return how many records were written.
+
+        :raises BackendError: if the store failed (the marks stay for a retry).
+        """
+        with self._lock:
+            marks = self._cache.dirty()
+            if not marks:
+                return 0
+            upserts: list[tuple[str, TrackerRecord]] = []
+            deletes: list[tuple[str, str | None, int | None]] = []
+            for group_id, names in marks.items():
+                snapshot = self._cache.load(group_id)
+                if snapshot is None:  # unreachable: marked groups stay cached
+                    continue
+                for name, version in names.items():
+                    record = snapshot.records.get(name)
+                    if record is None:
+                        deletes.append((group_id, name, version))
+                    else:
+                        upserts.append((group_id, record))
             self._store.write(upserts, deletes)
-        except BaseException:
-            self._cache.mark_dirty(marks)
-            raise
-        return len(upserts) + len(deletes)
+            for group_id, names in marks.items():
+                self._cache.mark_clean(group_id, names)
+            return len(upserts) + len(deletes)
 
     def _final_persist(self) -> None:
         try:
@@ -89,11 +99,13 @@ class WriteBehind:
             logger.exception("could not persist pending dictrack changes at exit")
 
     def close(self) -> None:
-        """Persist, then close cache and store; raises if the final persist fails."""
-        if self._closed:
+        """Persist, then close the owned backends; raises if the persist fails."""
+        if self.closed:
             return
         self.persist()
         self._finalizer.detach()
-        self._closed = True
-        self._cache.close()
-        self._store.close()
+        self.closed = True
+        if "cache" in self.owned:
+            self._cache.close()
+        if "store" in self.owned:
+            self._store.close()

@@ -55,6 +55,8 @@ class SchemeRegistry(Generic[T]):
         module_name, _, class_name = target.partition(":")
         try:
             module = importlib.import_module(module_name)
+        except ConfigurationError:
+            raise
         except ImportError as exc:
             extra = self._extras.get(scheme, scheme)
             raise ConfigurationError(

@@ -53,6 +53,12 @@ class TrackingManager:
         *,
         max_retries: int = 64,
     ) -> None:
+        # Backends built here are closed by close(); ones passed in are not.
+        owned = []
+        if isinstance(data_cache, str) or data_cache is None:
+            owned.append("cache")
+        if isinstance(data_store, str) or data_store is None:
+            owned.append("store")
         if isinstance(data_cache, str):
             data_cache = data_caches.from_url(data_cache)
         if isinstance(data_store, str):
@@ -74,11 +80,9 @@ class TrackingManager:
                 "`data_store` must be a BaseDataStore or URL, "
                 f"got {type(data_store).__name__}"
             )
-        if (
-            isinstance(max_retries, bool)
-            or not isinstance(max_retries, int)
-            or max_retries < 1
-        ):
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int):
+            raise TypeError(f"`max_retries` must be an int, got {max_retries!r}")
+        if max_retries < 1:
             raise ValueError(
                 f"`max_retries` must be a positive int, got {max_retries!r}"
             )
@@ -88,6 +92,7 @@ class TrackingManager:
         self._engine = Engine(
             data_cache, data_store, self._listeners, max_retries, self
         )
+        self._engine.write_behind.owned = tuple(owned)
 
     # -- listeners ----------------------------------------------------------
 
@@ -274,20 +279,19 @@ class TrackingManager:
         check_group(group_id)
         names = check_names(name)
 
+        removed: list[BaseTracker] = []
+
         def compute(view: GroupView) -> tuple[Changes, list[BaseEvent]]:
-            wanted = (
-                view.names()
-                if names is None
-                else [n for n in names if n in view.names()]
-            )
+            present = view.names()
+            wanted = present if names is None else [n for n in names if n in present]
+            removed[:] = [
+                t._clone() for n in wanted if (t := view.get(n, float("-inf")))
+            ]
             return dict.fromkeys(wanted), []
 
-        view = self._engine.view(group_id)
-        before = {n: view.get(n, float("-inf")) for n in view.names()}
-        _, changes = self._engine.change(group_id, compute)
-        if names is None:
-            self._engine.write_behind.delete_group(group_id)
-        removed = [t._clone() for n in changes if (t := before.get(n)) is not None]
+        view, _ = self._engine.change(group_id, compute)
+        if names is None:  # stored trackers the cache no longer shows (expired)
+            self._engine.write_behind.delete_group(group_id, view.version)
         for tracker in removed:
             tracker._removed = True
         return removed
@@ -352,8 +356,18 @@ class TrackingManager:
         self._engine.views.clear()
 
     def close(self) -> None:
-        """Persist pending changes, then close the cache and store. Idempotent."""
+        """Persist pending changes, then close the backends this manager built
+        (from URLs or defaults; backends passed in stay open). Idempotent; the
+        manager refuses further calls.
+
+        :raises BackendError: if the final persist failed (nothing is closed).
+        """
         self._engine.write_behind.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` ran."""
+        return self._engine.write_behind.closed
 
     def __enter__(self) -> TrackingManager:
         return self

@@ -9,8 +9,11 @@ skipped locally and fails under ``CI=true``.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -30,8 +33,87 @@ def need_server(reason: str) -> None:
     pytest.skip(reason)
 
 
+#: Where the Redis suites connect; .ci/run starts these servers on loopback.
+REDIS_URL = os.environ.get("DICTRACK_TEST_REDIS_URL", "redis://127.0.0.1:6390/0")
+CLUSTER_URL = os.environ.get(
+    "DICTRACK_TEST_REDIS_CLUSTER_URL", "redis://127.0.0.1:7000/0"
+)
+
+
 def _memory_cache(tmp_path) -> BaseDataCache:
     return MemoryDataCache()
+
+
+def _prefix(tmp_path) -> str:
+    """A fresh key prefix per test: tests never see each other's keys."""
+    return f"dt{abs(hash(str(tmp_path))):x}"
+
+
+_STARTED: list[bool] = []
+
+
+def _start_local_servers() -> None:
+    """Start the loopback Redis servers once, if redis-server is installed and the
+    default URLs are in use (.ci/start-redis is idempotent)."""
+    if _STARTED or "DICTRACK_TEST_REDIS_URL" in os.environ:
+        return
+    _STARTED.append(True)
+    script = Path(__file__).resolve().parents[1] / ".ci" / "start-redis"
+    if shutil.which("redis-server") and shutil.which("redis-cli"):
+        subprocess.run(
+            ["bash", str(script)], check=False, capture_output=True, timeout=120
+        )
+
+
+def _reachable(client, what: str) -> None:
+    from redis.exceptions import RedisError
+
+    try:
+        client.ping()
+    except RedisError as exc:
+        need_server(
+            f"{what} not reachable ({exc}); "
+            "install redis-server and run .ci/start-redis"
+        )
+
+
+def _redis_cache(tmp_path) -> BaseDataCache:
+    import redis
+
+    from dictrack.data_caches.redis import RedisDataCache
+
+    _start_local_servers()
+    client = redis.Redis.from_url(REDIS_URL)
+    _reachable(client, f"Redis at {REDIS_URL}")
+    return RedisDataCache(client=client, prefix=_prefix(tmp_path), own_client=True)
+
+
+def _cluster_cache(tmp_path) -> BaseDataCache:
+    from redis.cluster import RedisCluster
+    from redis.exceptions import RedisError
+
+    from dictrack.data_caches.redis import RedisDataCache
+
+    _start_local_servers()
+    try:
+        client = RedisCluster.from_url(CLUSTER_URL)
+    except RedisError as exc:
+        need_server(f"Redis Cluster at {CLUSTER_URL} not reachable ({exc})")
+    _reachable(client, f"Redis Cluster at {CLUSTER_URL}")
+    return RedisDataCache(client=client, prefix=_prefix(tmp_path), own_client=True)
+
+
+_FAKE_SERVERS: dict[str, object] = {}
+
+
+def _fakeredis_cache(tmp_path) -> BaseDataCache:
+    import fakeredis
+
+    from dictrack.data_caches.redis import RedisDataCache
+
+    server = _FAKE_SERVERS.setdefault(str(tmp_path), fakeredis.FakeServer())
+    client = fakeredis.FakeRedis(server=server)
+    return RedisDataCache(client=client, prefix=_prefix(tmp_path), own_client=True)
 
 
 def _sqlite_file(tmp_path) -> BaseDataStore:
@@ -42,7 +124,12 @@ def _sqlite_memory(tmp_path) -> BaseDataStore:
     return SQLiteDataStore(":memory:")
 
 
-CACHE_PARAMS = [pytest.param(_memory_cache, id="memory")]
+CACHE_PARAMS = [
+    pytest.param(_memory_cache, id="memory"),
+    pytest.param(_redis_cache, id="redis", marks=pytest.mark.redis),
+    pytest.param(_cluster_cache, id="redis-cluster", marks=pytest.mark.redis),
+    pytest.param(_fakeredis_cache, id="fakeredis", marks=pytest.mark.redis),
+]
 STORE_PARAMS = [
     pytest.param(_sqlite_file, id="sqlite-file"),
     pytest.param(_sqlite_memory, id="sqlite-memory"),
@@ -59,7 +146,14 @@ def cache_factory(request, tmp_path) -> Callable[[], BaseDataCache]:
 def data_cache(cache_factory) -> Iterator[BaseDataCache]:
     cache = cache_factory()
     yield cache
+    _cleanup(cache)
     cache.close()
+
+
+def _cleanup(cache: BaseDataCache) -> None:
+    """Remove a Redis test's keys (a real server outlives the test)."""
+    if getattr(cache, "prefix", None) and hasattr(cache, "client"):
+        cache.flush_all()
 
 
 @pytest.fixture(params=STORE_PARAMS)

@@ -30,6 +30,8 @@ _REGISTRY: SchemeRegistry[BaseDataCache] = SchemeRegistry(
     BaseDataCache,
     {"memory": "dictrack.data_caches.memory:MemoryDataCache"},
 )
+_REGISTRY.register("redis", "dictrack.data_caches.redis:RedisDataCache", extra="redis")
+_REGISTRY.register("rediss", "dictrack.data_caches.redis:RedisDataCache", extra="redis")
 
 
 def from_url(url: str, **kwargs: Any) -> BaseDataCache:

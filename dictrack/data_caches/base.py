@@ -13,6 +13,7 @@ Caches never evaluate conditions and never unpickle anything.
 from __future__ import annotations
 
 import enum
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -30,6 +31,11 @@ class GroupSnapshot:
 
     version: int
     records: Mapping[str, TrackerRecord]
+
+
+def fresh_version(records: Iterable[TrackerRecord]) -> int:
+    """The version a group gets when it is (re)loaded into a cache."""
+    return max(max((r.version for r in records), default=0), time.time_ns() // 1000)
 
 
 class ApplyStatus(enum.Enum):
@@ -71,9 +77,11 @@ class BaseDataCache(ABC):
     ) -> GroupSnapshot:
         """Cache a group loaded from the store, unless it is cached already.
 
-        The version becomes the highest record version (0 for no records), so
-        later writes carry versions above anything the store holds. Returns the
-        cached group either way; an existing group is never overwritten.
+        The version starts above every version this group ever had: above the
+        highest record version, and at least the current time in microseconds,
+        so a group that is evicted and loaded again never reuses a version a
+        stale writer might still expect. Returns the cached group either way;
+        an existing group is never overwritten.
         """
 
     @abstractmethod
@@ -112,12 +120,13 @@ class BaseDataCache(ABC):
         )
 
     @abstractmethod
-    def take_dirty(self) -> DirtyMarks:
-        """Remove and return every dirty mark (the caller now owns storing them)."""
+    def dirty(self) -> DirtyMarks:
+        """Return every dirty mark, leaving them in place.
 
-    @abstractmethod
-    def mark_dirty(self, marks: DirtyMarks) -> None:
-        """Put marks back (after a failed store write); keeps the higher version."""
+        Marks stay until :meth:`mark_clean` says the versions were stored, so a
+        writer that dies between reading and storing loses nothing, and a group
+        with marks can never be evicted.
+        """
 
     @abstractmethod
     def mark_clean(self, group_id: str, versions: Mapping[str, int]) -> None:

@@ -12,6 +12,7 @@ from dictrack.data_caches.base import (
     BaseDataCache,
     DirtyMarks,
     GroupSnapshot,
+    fresh_version,
 )
 from dictrack.records import TrackerRecord
 
@@ -80,7 +81,7 @@ class MemoryDataCache(BaseDataCache):
         with self._lock:
             group = self._groups.get(group_id)
             if group is None:
-                version = max((r.version for r in by_name.values()), default=0)
+                version = fresh_version(by_name.values())
                 group = self._groups[group_id] = _Group(version, by_name)
             return GroupSnapshot(group.version, dict(group.records))
 
@@ -118,17 +119,9 @@ class MemoryDataCache(BaseDataCache):
         if len(group.seen) > self._window:
             del group.seen[next(iter(group.seen))]
 
-    def take_dirty(self) -> DirtyMarks:
+    def dirty(self) -> DirtyMarks:
         with self._lock:
-            marks, self._dirty = self._dirty, {}
-            return marks
-
-    def mark_dirty(self, marks: DirtyMarks) -> None:
-        with self._lock:
-            for group_id, names in marks.items():
-                current = self._dirty.setdefault(group_id, {})
-                for name, version in names.items():
-                    current[name] = max(version, current.get(name, version))
+            return {group_id: dict(names) for group_id, names in self._dirty.items()}
 
     def mark_clean(self, group_id: str, versions: Mapping[str, int]) -> None:
         with self._lock:

@@ -7,6 +7,12 @@ import threading
 from dictrack.data_caches.base import ApplyStatus
 from dictrack.records import TrackerRecord
 
+APPLIED, CONFLICT, DUPLICATE = (
+    ApplyStatus.APPLIED,
+    ApplyStatus.CONFLICT,
+    ApplyStatus.DUPLICATE,
+)
+
 
 def rec(name: str, version: int = 1, progress: int = 0) -> TrackerRecord:
     return TrackerRecord(
@@ -17,6 +23,11 @@ def rec(name: str, version: int = 1, progress: int = 0) -> TrackerRecord:
     )
 
 
+def cached(cache, group="g", records=()) -> int:
+    """Populate a group; return its version."""
+    return cache.populate(group, list(records)).version
+
+
 def test_miss_is_none(data_cache):
     assert data_cache.version("g") is None
     assert data_cache.load("g") is None
@@ -24,120 +35,132 @@ def test_miss_is_none(data_cache):
 
 def test_populate_then_load(data_cache):
     snap = data_cache.populate("g", [rec("a", 3), rec("b", 5)])
-    assert snap.version == 5
+    assert snap.version >= 5
     assert list(snap.records) == ["a", "b"]
-    assert data_cache.version("g") == 5
+    assert data_cache.version("g") == snap.version
     assert data_cache.load("g").records["a"] == rec("a", 3)
 
 
 def test_populate_empty_group_is_cached(data_cache):
     snap = data_cache.populate("g", [])
-    assert snap.version == 0 and dict(snap.records) == {}
-    assert data_cache.version("g") == 0
+    assert dict(snap.records) == {}
+    assert data_cache.version("g") == snap.version
 
 
 def test_populate_never_overwrites(data_cache):
-    data_cache.populate("g", [rec("a", 1)])
-    assert (
-        data_cache.apply("g", 1, {"a": rec("a", 2, progress=7)}) is ApplyStatus.APPLIED
-    )
-    snap = data_cache.populate("g", [rec("a", 1)])
-    assert snap.version == 2
+    v = cached(data_cache, records=[rec("a")])
+    assert data_cache.apply("g", v, {"a": rec("a", v + 1, progress=7)}) is APPLIED
+    snap = data_cache.populate("g", [rec("a")])
+    assert snap.version == v + 1
     assert snap.records["a"].state["progress"] == 7
 
 
+def test_reloaded_group_never_reuses_a_version(data_cache):
+    v = cached(data_cache, records=[rec("a")])
+    data_cache.apply("g", v, {"a": None})
+    data_cache.mark_clean("g", {"a": v + 1})
+    assert data_cache.evict("g")
+    again = cached(data_cache)  # the store lost its only record
+    assert again > v + 1
+    assert data_cache.apply("g", v + 1, {}) is CONFLICT
+
+
 def test_apply_is_compare_and_set(data_cache):
-    data_cache.populate("g", [rec("a", 1)])
-    assert data_cache.apply("g", 0, {"a": rec("a", 1)}) is ApplyStatus.CONFLICT
-    assert data_cache.apply("g", 1, {"b": rec("b", 2)}) is ApplyStatus.APPLIED
-    assert data_cache.version("g") == 2
-    assert data_cache.apply("g", 1, {"c": rec("c", 2)}) is ApplyStatus.CONFLICT
+    v = cached(data_cache, records=[rec("a")])
+    assert data_cache.apply("g", v - 1, {"a": rec("a")}) is CONFLICT
+    assert data_cache.apply("g", v, {"b": rec("b", v + 1)}) is APPLIED
+    assert data_cache.version("g") == v + 1
+    assert data_cache.apply("g", v, {"c": rec("c", v + 1)}) is CONFLICT
     assert set(data_cache.load("g").records) == {"a", "b"}
 
 
+def test_compare_and_set_may_return_the_current_group(data_cache):
+    v = cached(data_cache, records=[rec("a")])
+    data_cache.apply("g", v, {"a": rec("a", v + 1, progress=3)})
+    status, current = data_cache.compare_and_set("g", v, {"a": rec("a", v + 1)})
+    assert status is CONFLICT
+    assert current is None or current == data_cache.load("g")
+
+
 def test_apply_to_missing_group_conflicts(data_cache):
-    assert data_cache.apply("nope", 0, {"a": rec("a")}) is ApplyStatus.CONFLICT
+    assert data_cache.apply("nope", 0, {"a": rec("a")}) is CONFLICT
     assert data_cache.load("nope") is None
 
 
 def test_apply_deletes_with_none(data_cache):
-    data_cache.populate("g", [rec("a", 1), rec("b", 1)])
-    assert data_cache.apply("g", 1, {"a": None}) is ApplyStatus.APPLIED
+    v = cached(data_cache, records=[rec("a"), rec("b")])
+    assert data_cache.apply("g", v, {"a": None}) is APPLIED
     assert list(data_cache.load("g").records) == ["b"]
 
 
 def test_empty_apply_keeps_version(data_cache):
-    data_cache.populate("g", [rec("a", 4)])
-    assert data_cache.apply("g", 4, {}) is ApplyStatus.APPLIED
-    assert data_cache.version("g") == 4
+    v = cached(data_cache, records=[rec("a", 4)])
+    assert data_cache.apply("g", v, {}) is APPLIED
+    assert data_cache.version("g") == v
 
 
 def test_event_id_applies_once(data_cache):
-    data_cache.populate("g", [])
-    assert (
-        data_cache.apply("g", 0, {"a": rec("a")}, event_id="e1") is ApplyStatus.APPLIED
-    )
-    assert (
-        data_cache.apply("g", 1, {"a": rec("a", 2)}, event_id="e1")
-        is ApplyStatus.DUPLICATE
-    )
+    v = cached(data_cache)
+    assert data_cache.apply("g", v, {"a": rec("a", v + 1)}, event_id="e1") is APPLIED
+    assert data_cache.apply("g", v + 1, {"a": rec("a")}, event_id="e1") is DUPLICATE
     # A duplicate is reported even when the caller's version is stale.
-    assert data_cache.apply("g", 0, {}, event_id="e1") is ApplyStatus.DUPLICATE
-    assert data_cache.apply("g", 1, {}, event_id="e2") is ApplyStatus.APPLIED
-    assert data_cache.version("g") == 1
+    assert data_cache.apply("g", v, {}, event_id="e1") is DUPLICATE
+    assert data_cache.apply("g", v + 1, {}, event_id="e2") is APPLIED
+    assert data_cache.version("g") == v + 1
 
 
 def test_event_ids_are_per_group(data_cache):
-    data_cache.populate("g1", [])
-    data_cache.populate("g2", [])
-    assert data_cache.apply("g1", 0, {}, event_id="e") is ApplyStatus.APPLIED
-    assert data_cache.apply("g2", 0, {}, event_id="e") is ApplyStatus.APPLIED
+    v1, v2 = cached(data_cache, "g1"), cached(data_cache, "g2")
+    assert data_cache.apply("g1", v1, {}, event_id="e") is APPLIED
+    assert data_cache.apply("g2", v2, {}, event_id="e") is APPLIED
 
 
 def test_dirty_marks_follow_writes(data_cache):
-    data_cache.populate("g", [])
-    data_cache.apply("g", 0, {"a": rec("a", 1)})
-    data_cache.apply("g", 1, {"a": rec("a", 2), "b": None})
-    assert data_cache.take_dirty() == {"g": {"a": 2, "b": 2}}
-    assert data_cache.take_dirty() == {}
+    v = cached(data_cache)
+    data_cache.apply("g", v, {"a": rec("a", v + 1)})
+    data_cache.apply("g", v + 1, {"a": rec("a", v + 2), "b": None})
+    assert data_cache.dirty() == {"g": {"a": v + 2, "b": v + 2}}
+    assert data_cache.dirty() == {"g": {"a": v + 2, "b": v + 2}}  # reading keeps
+    data_cache.mark_clean("g", {"a": v + 2, "b": v + 2})
+    assert data_cache.dirty() == {}
 
 
-def test_mark_dirty_keeps_the_higher_version(data_cache):
-    data_cache.populate("g", [])
-    data_cache.apply("g", 0, {"a": rec("a", 1)})
-    taken = data_cache.take_dirty()
-    data_cache.apply("g", 1, {"a": rec("a", 2)})
-    data_cache.mark_dirty(taken)
-    assert data_cache.take_dirty() == {"g": {"a": 2}}
+def test_a_newer_change_survives_cleaning_an_older_mark(data_cache):
+    v = cached(data_cache)
+    data_cache.apply("g", v, {"a": rec("a", v + 1)})
+    read = data_cache.dirty()
+    data_cache.apply("g", v + 1, {"a": rec("a", v + 2)})
+    data_cache.mark_clean("g", read["g"])
+    assert data_cache.dirty() == {"g": {"a": v + 2}}
 
 
 def test_mark_clean_only_clears_stored_versions(data_cache):
-    data_cache.populate("g", [])
-    data_cache.apply("g", 0, {"a": rec("a", 1), "b": rec("b", 1)})
-    data_cache.apply("g", 1, {"b": rec("b", 2)})
-    data_cache.mark_clean("g", {"a": 1, "b": 1})
-    assert data_cache.take_dirty() == {"g": {"b": 2}}
+    v = cached(data_cache)
+    data_cache.apply("g", v, {"a": rec("a", v + 1), "b": rec("b", v + 1)})
+    data_cache.apply("g", v + 1, {"b": rec("b", v + 2)})
+    data_cache.mark_clean("g", {"a": v + 1, "b": v + 1})
+    assert data_cache.dirty() == {"g": {"b": v + 2}}
     data_cache.mark_clean("unknown", {"a": 1})
 
 
 def test_evict_keeps_dirty_groups(data_cache):
-    data_cache.populate("g", [])
-    data_cache.apply("g", 0, {"a": rec("a", 1)})
+    v = cached(data_cache)
+    data_cache.apply("g", v, {"a": rec("a", v + 1)})
     assert data_cache.evict("g") is False
-    data_cache.mark_clean("g", {"a": 1})
+    data_cache.mark_clean("g", {"a": v + 1})
     assert data_cache.evict("g") is True
     assert data_cache.load("g") is None
     assert data_cache.evict("g") is False
 
 
 def test_flush_all(data_cache):
-    data_cache.populate("g", [])
-    data_cache.apply("g", 0, {"a": rec("a", 1)}, event_id="e")
+    v = cached(data_cache)
+    data_cache.apply("g", v, {"a": rec("a", v + 1)}, event_id="e")
     data_cache.flush_all()
     assert data_cache.load("g") is None
-    assert data_cache.take_dirty() == {}
-    data_cache.populate("g", [])
-    assert data_cache.apply("g", 0, {}, event_id="e") is ApplyStatus.APPLIED
+    assert data_cache.dirty() == {}
+    v = cached(data_cache)
+    assert data_cache.apply("g", v, {}, event_id="e") is APPLIED
 
 
 def test_check_is_true_when_up(data_cache):
@@ -145,7 +168,7 @@ def test_check_is_true_when_up(data_cache):
 
 
 def test_concurrent_compare_and_set_loses_nothing(data_cache):
-    data_cache.populate("g", [rec("n", 0)])
+    cached(data_cache, records=[rec("n", 0)])
     per_thread, threads = 300, 8
 
     def bump() -> None:
@@ -154,7 +177,7 @@ def test_concurrent_compare_and_set_loses_nothing(data_cache):
             snap = data_cache.load("g")
             current = snap.records["n"].state["progress"]
             new = rec("n", snap.version + 1, current + 1)
-            if data_cache.apply("g", snap.version, {"n": new}) is ApplyStatus.APPLIED:
+            if data_cache.apply("g", snap.version, {"n": new}) is APPLIED:
                 done += 1
 
     workers = [threading.Thread(target=bump) for _ in range(threads)]
@@ -164,4 +187,3 @@ def test_concurrent_compare_and_set_loses_nothing(data_cache):
         w.join()
     snap = data_cache.load("g")
     assert snap.records["n"].state["progress"] == per_thread * threads
-    assert snap.version == per_thread * threads

@@ -70,10 +70,10 @@ def test_memory_cache_accepts_2_1_5_arguments():
 
 def test_memory_cache_event_window_forgets_oldest():
     cache = MemoryDataCache(event_id_window=2)
-    cache.populate("g", [])
+    v = cache.populate("g", []).version
     for event_id in ("a", "b", "c"):
-        cache.apply("g", 0, {}, event_id=event_id)
-    statuses = [cache.apply("g", 0, {}, event_id=e).value for e in ("a", "c")]
+        cache.apply("g", v, {}, event_id=event_id)
+    statuses = [cache.apply("g", v, {}, event_id=e).value for e in ("a", "c")]
     assert statuses == ["applied", "duplicate"]
 
 

@@ -1,0 +1,17 @@
+-- Cache a group loaded from the store, unless it is cached already.
+-- KEYS[1] version   KEYS[2] states (hash)   KEYS[3] definition ids (hash)
+-- ARGV[1] version to set   ARGV[2] number of trackers n
+-- ARGV[3..] n triples: name, state, definition id
+-- Returns {1} when written, or {0, version, states, definition ids} when the
+-- group was cached already (it is never overwritten).
+local current = redis.call('GET', KEYS[1])
+if current then
+  return {0, current, redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3])}
+end
+local n = tonumber(ARGV[2])
+for i = 0, n - 1 do
+  redis.call('HSET', KEYS[2], ARGV[3 + 3 * i], ARGV[4 + 3 * i])
+  redis.call('HSET', KEYS[3], ARGV[3 + 3 * i], ARGV[5 + 3 * i])
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return {1}

@@ -1,0 +1,403 @@
+"""RedisDataCache: hot state shared by every process, one round trip per track.
+
+Keys (``P`` is the prefix, ``{g}`` the group id as a Redis Cluster hash tag, so
+every key of a group lives on one slot and one script can touch them all):
+
+==========================  ====================================================
+``P:{g}:v``                 group version (absent: the group is not cached)
+``P:{g}:s``                 hash: tracker name -> ``"version|expire_at|state"``
+``P:{g}:d``                 hash: tracker name -> definition id
+``P:{g}:e``, ``P:{g}:n``    recent event ids (zset) and their counter
+``P:{g}:m``                 dirty marks: tracker name -> version to store
+``P:def:<id>``              a definition (JSON), shared by every group using it
+``P:dirty``                 groups with dirty marks (zset, score grows per change)
+==========================  ====================================================
+
+A definition id is a hash of the definition's canonical JSON, so identical
+definitions are stored once. Every script lives in ``lua/`` and takes all its
+keys in KEYS. Nothing read from Redis is unpickled: states are JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from dictrack.data_caches.base import (
+    ApplyStatus,
+    BaseDataCache,
+    CASResult,
+    DirtyMarks,
+    GroupSnapshot,
+    fresh_version,
+)
+from dictrack.errors import BackendError, ConfigurationError, DeserializationError
+from dictrack.records import TrackerRecord
+
+try:
+    import redis
+    from redis.cluster import RedisCluster
+    from redis.exceptions import NoScriptError, RedisError, ResponseError
+except ImportError as exc:  # pragma: no cover - exercised without the extra
+    raise ConfigurationError(
+        "RedisDataCache needs redis-py: pip install 'dictrack[redis]'"
+    ) from exc
+
+logger = logging.getLogger(__name__)
+
+_SCRIPTS = ("apply", "populate", "load", "mark_clean", "evict", "unindex")
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _pairs(flat: Sequence[Any]) -> dict[str, str]:
+    return {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+
+def definition_id(definition: Mapping[str, Any]) -> str:
+    """A short content hash of a definition (same definition, same id)."""
+    canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()
+
+
+class RedisDataCache(BaseDataCache):
+    """Keep groups in Redis (a server or a Redis Cluster) for every process.
+
+    :param client: a ``redis.Redis`` or ``redis.cluster.RedisCluster``, with or
+        without ``decode_responses``; it is not closed by :meth:`close`.
+    :param pool: a ``redis.ConnectionPool`` to build a client on.
+    :param prefix: the first part of every key.
+    :param event_id_window: recent ``event_id`` values remembered per group.
+    :param own_client: whether :meth:`close` closes the client (default: only
+        a client this cache created).
+    :param connect_kwargs: passed to ``redis.Redis`` when neither client nor
+        pool is given (host, port, db, password, ...).
+    :raises ConfigurationError: for a bad prefix or client.
+
+    The other positional parameters are 2.1.5's (``scheduler_class``,
+    ``check_interval``, ``stale_threshold``, key names, ``batch_size``,
+    ``data_expire``, ``strict``); they are accepted and have no effect: keys
+    are laid out as above, and data that is not yet stored never expires.
+    """
+
+    def __init__(
+        self,
+        scheduler_class: Any = None,
+        check_interval: float = 60 * 30,
+        stale_threshold: float = 60 * 60 * 6,
+        data_key: str | None = None,
+        last_cached_key: str | None = None,
+        check_flag_key: str | None = None,
+        batch_size: int = 200,
+        data_expire: float | None = None,
+        client: Any = None,
+        pool: Any = None,
+        strict: bool = True,
+        *,
+        prefix: str = "dictrack",
+        event_id_window: int = 10_000,
+        own_client: bool | None = None,
+        **connect_kwargs: Any,
+    ) -> None:
+        if not isinstance(prefix, str) or not prefix or "{" in prefix or "}" in prefix:
+            raise ConfigurationError(
+                f"`prefix` must be a non-empty str without braces, got {prefix!r}"
+            )
+        if isinstance(event_id_window, bool) or not isinstance(event_id_window, int):
+            raise TypeError("`event_id_window` must be an int")
+        if event_id_window < 1:
+            raise ValueError("`event_id_window` must be at least 1")
+        self.check_interval = check_interval
+        self.stale_threshold = stale_threshold
+        self.prefix = prefix
+        self._window = event_id_window
+        self._own_client = client is None if own_client is None else own_client
+        if client is None:
+            client = (
+                redis.Redis(connection_pool=pool)
+                if pool is not None
+                else redis.Redis(**connect_kwargs)
+            )
+        if not hasattr(client, "evalsha") or not hasattr(client, "pipeline"):
+            raise ConfigurationError(
+                f"`client` must be a redis-py client, got {type(client).__name__}"
+            )
+        self.client = client
+        self._cluster = isinstance(client, RedisCluster)
+        folder = resources.files("dictrack.data_caches") / "lua"
+        self._scripts = {
+            name: client.register_script((folder / f"{name}.lua").read_text())
+            for name in _SCRIPTS
+        }
+        self._definitions: dict[str, dict[str, Any]] = {}  # id -> definition
+        self._ids: dict[int, tuple[Mapping[str, Any], str]] = {}  # id(obj) -> id
+        self._dirty_index = f"{prefix}:dirty"
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> RedisDataCache:
+        """``redis://host:port/db`` or ``rediss://...``; ``?prefix=`` sets the
+        key prefix. Other query parameters go to redis-py."""
+        query = parse_qs(urlsplit(url).query)
+        if "prefix" in query:
+            kwargs.setdefault("prefix", query["prefix"][-1])
+            url = url.replace(f"prefix={query['prefix'][-1]}", "").rstrip("?&")
+        try:
+            client = redis.Redis.from_url(url)
+        except ValueError as exc:
+            raise ConfigurationError(f"bad Redis URL {url!r}: {exc}") from exc
+        return cls(client=client, own_client=True, **kwargs)
+
+    # -- keys and values ------------------------------------------------------
+
+    def _keys(self, group_id: str, *kinds: str) -> list[str]:
+        return [f"{self.prefix}:{{{group_id}}}:{kind}" for kind in kinds]
+
+    def _run(self, name: str, keys: list[str], args: Sequence[Any]) -> Any:
+        try:
+            return self._scripts[name](keys=keys, args=args)
+        except ResponseError as exc:
+            if "WRONGTYPE" in str(exc):
+                raise BackendError(
+                    f"a key among {keys} holds data dictrack did not write; "
+                    "choose another prefix or remove the foreign keys"
+                ) from exc
+            raise BackendError(f"Redis script {name} failed: {exc}") from exc
+        except RedisError as exc:
+            raise BackendError(
+                f"Redis unavailable ({type(exc).__name__}: {exc})"
+            ) from exc
+
+    def _encode(self, record: TrackerRecord) -> tuple[str, str]:
+        """The hash value of a record's state, and its definition id."""
+        expire = "" if record.expire_at is None else repr(record.expire_at)
+        state = json.dumps(record.state, separators=(",", ":"))
+        return f"{record.version}|{expire}|{state}", self._definition_id(
+            record.definition
+        )
+
+    def _definition_id(self, definition: Mapping[str, Any]) -> str:
+        known = self._ids.get(id(definition))
+        if known is not None and known[0] is definition:
+            return known[1]
+        found = definition_id(definition)
+        if found not in self._definitions:
+            self._write_definition(found, definition)
+        if len(self._ids) > 100_000:
+            self._ids.clear()
+        self._ids[id(definition)] = (definition, found)
+        return found
+
+    def _write_definition(self, found: str, definition: Mapping[str, Any]) -> None:
+        try:
+            self.client.set(
+                f"{self.prefix}:def:{found}", json.dumps(definition), nx=True
+            )
+        except RedisError as exc:
+            raise BackendError(f"Redis unavailable ({exc})") from exc
+        self._definitions[found] = dict(definition)
+
+    def _snapshot(self, group_id: str, reply: Sequence[Any]) -> GroupSnapshot:
+        """Build a snapshot from ``version, states, definition ids``."""
+        version, states, ids = _text(reply[0]), _pairs(reply[1]), _pairs(reply[2])
+        self._fetch_definitions(set(ids.values()) - set(self._definitions))
+        records: dict[str, TrackerRecord] = {}
+        try:
+            for name, value in states.items():
+                ver, expire, state = value.split("|", 2)
+                records[name] = TrackerRecord(
+                    name,
+                    self._definitions[ids[name]],
+                    json.loads(state),
+                    int(ver),
+                    float(expire) if expire else None,
+                )
+            return GroupSnapshot(int(version), records)
+        except (ValueError, KeyError) as exc:
+            raise DeserializationError(
+                f"group {group_id!r} in Redis holds data dictrack did not write "
+                f"({type(exc).__name__}: {exc}); evict it or remove its keys"
+            ) from exc
+
+    def _fetch_definitions(self, missing: set[str]) -> None:
+        if not missing:
+            return
+        wanted = sorted(missing)
+        try:
+            bodies = [self.client.get(f"{self.prefix}:def:{d}") for d in wanted]
+        except RedisError as exc:
+            raise BackendError(f"Redis unavailable ({exc})") from exc
+        for found, body in zip(wanted, bodies, strict=True):
+            if body is None:
+                raise BackendError(
+                    f"definition {found} is missing from Redis (partly flushed?); "
+                    "evict the groups that use it so they reload from the store"
+                )
+            self._definitions[found] = json.loads(body)
+
+    # -- the contract ---------------------------------------------------------
+
+    def version(self, group_id: str) -> int | None:
+        try:
+            found = self.client.get(self._keys(group_id, "v")[0])
+        except ResponseError as exc:
+            raise BackendError(f"group {group_id!r}: foreign data ({exc})") from exc
+        except RedisError as exc:
+            raise BackendError(f"Redis unavailable ({exc})") from exc
+        try:
+            return None if found is None else int(found)
+        except ValueError as exc:
+            raise DeserializationError(
+                f"group {group_id!r}: its version key holds {found!r}, which "
+                "dictrack did not write"
+            ) from exc
+
+    def load(self, group_id: str) -> GroupSnapshot | None:
+        reply = self._run("load", self._keys(group_id, "v", "s", "d"), [])
+        return self._snapshot(group_id, reply) if reply else None
+
+    def populate(
+        self, group_id: str, records: Iterable[TrackerRecord]
+    ) -> GroupSnapshot:
+        records = list(records)
+        version = fresh_version(records)
+        args: list[Any] = [version, len(records)]
+        for record in records:
+            state, found = self._encode(record)
+            args += [record.name, state, found]
+        reply = self._run("populate", self._keys(group_id, "v", "s", "d"), args)
+        if reply[0] == 1:
+            return GroupSnapshot(version, {r.name: r for r in records})
+        return self._snapshot(group_id, reply[1:])
+
+    def apply(
+        self,
+        group_id: str,
+        expected_version: int,
+        writes: Mapping[str, TrackerRecord | None],
+        *,
+        event_id: str | None = None,
+    ) -> ApplyStatus:
+        return self.compare_and_set(
+            group_id, expected_version, writes, event_id=event_id
+        ).status
+
+    def compare_and_set(
+        self,
+        group_id: str,
+        expected_version: int,
+        writes: Mapping[str, TrackerRecord | None],
+        *,
+        event_id: str | None = None,
+    ) -> CASResult:
+        args: list[Any] = [
+            expected_version,
+            expected_version + 1,
+            event_id or "",
+            self._window,
+            len(writes),
+        ]
+        for name, record in writes.items():
+            if record is None:
+                args += [name, "", ""]
+            else:
+                args += [name, *self._encode(record)]
+        keys = self._keys(group_id, "v", "s", "d", "e", "m", "n")
+        if writes:
+            reply = self._with_index(group_id, "apply", keys, args)
+        else:
+            reply = self._run("apply", keys, args)
+        code = int(reply[0])
+        if code == 1:
+            return CASResult(ApplyStatus.APPLIED)
+        if code == 2:
+            return CASResult(ApplyStatus.DUPLICATE)
+        current = self._snapshot(group_id, reply[1:]) if len(reply) > 1 else None
+        return CASResult(ApplyStatus.CONFLICT, current)
+
+    def _with_index(
+        self, group_id: str, name: str, keys: list[str], args: list[Any]
+    ) -> Any:
+        """Run a script that adds dirty marks, indexing the group first.
+
+        The index entry is written before the marks, in the same pipeline, and
+        its score grows with every change, so a flush that read an older score
+        never drops a group that got new marks (see ``unindex.lua``).
+        """
+        script = self._scripts[name]
+        if self._cluster:  # the index lives on another node: two calls
+            try:
+                self.client.zincrby(self._dirty_index, 1, group_id)
+            except RedisError as exc:
+                raise BackendError(f"Redis unavailable ({exc})") from exc
+            return self._run(name, keys, args)
+        for attempt in (1, 2):
+            try:
+                with self.client.pipeline(transaction=False) as pipe:
+                    pipe.zincrby(self._dirty_index, 1, group_id)
+                    pipe.evalsha(script.sha, len(keys), *keys, *args)
+                    return pipe.execute()[1]
+            except ResponseError as exc:  # noqa: PERF203  # one retry after NOSCRIPT
+                if isinstance(exc, NoScriptError) and attempt == 1:
+                    self.client.script_load(script.script)
+                    continue
+                if "WRONGTYPE" in str(exc):
+                    raise BackendError(
+                        f"a key of group {group_id!r} holds data dictrack did not "
+                        "write; choose another prefix or remove the foreign keys"
+                    ) from exc
+                raise BackendError(f"Redis script {name} failed: {exc}") from exc
+            except RedisError as exc:
+                raise BackendError(
+                    f"Redis unavailable ({type(exc).__name__}: {exc})"
+                ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def dirty(self) -> DirtyMarks:
+        try:
+            indexed = self.client.zrange(self._dirty_index, 0, -1, withscores=True)
+            marks: DirtyMarks = {}
+            for member, score in indexed:
+                group_id = _text(member)
+                flat = self.client.hgetall(self._keys(group_id, "m")[0])
+                if flat:
+                    marks[group_id] = {_text(k): int(v) for k, v in flat.items()}
+                else:  # cleaned: drop it unless a change indexed it again since
+                    self._run("unindex", [self._dirty_index], [group_id, score])
+            return marks
+        except RedisError as exc:
+            raise BackendError(f"Redis unavailable ({exc})") from exc
+
+    def mark_clean(self, group_id: str, versions: Mapping[str, int]) -> None:
+        args = [x for name, version in versions.items() for x in (name, version)]
+        if args:
+            self._run("mark_clean", self._keys(group_id, "m"), args)
+
+    def evict(self, group_id: str) -> bool:
+        keys = self._keys(group_id, "v", "s", "d", "e", "m", "n")
+        return bool(self._run("evict", keys, []))
+
+    def flush_all(self) -> None:
+        try:
+            for key in self.client.scan_iter(match=f"{self.prefix}:*", count=1000):
+                self.client.delete(key)
+        except RedisError as exc:
+            raise BackendError(f"Redis unavailable ({exc})") from exc
+        self._definitions.clear()
+        self._ids.clear()
+
+    def check(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except RedisError:
+            return False
+
+    def close(self) -> None:
+        if self._own_client:
+            self.client.close()
