@@ -56,9 +56,9 @@ def _require_upstream() -> None:
 
 def build_manager(client: Any, prefix: str, per_group: int) -> Any:
     import mongomock
+
     from dictrack.data_caches.redis import RedisDataCache
     from dictrack.data_stores.mongodb import MongoDBDataStore
-
     from dictrack.manager import TrackingManager
 
     cache = RedisDataCache(

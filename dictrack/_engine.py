@@ -59,6 +59,8 @@ class Engine:
         self.listeners = listeners
         self.max_retries = max_retries
         self.views: dict[str, GroupView] = {}
+        #: Views kept in process (decoded groups); older ones are reloaded.
+        self.max_views = 100_000
         self.write_behind = WriteBehind(cache, store, owner)
         self._locks = [threading.RLock() for _ in range(_STRIPES)]
 
@@ -97,7 +99,11 @@ class Engine:
         return self._install(GroupView.build(group_id, snapshot))
 
     def _install(self, view: GroupView) -> GroupView:
-        self.views[view.group_id] = view
+        views = self.views
+        views.pop(view.group_id, None)  # re-inserted last: oldest first
+        views[view.group_id] = view
+        if len(views) > self.max_views:  # forget the least recently loaded
+            del views[next(iter(views))]
         return view
 
     def _after_conflict(
@@ -180,7 +186,7 @@ class Engine:
             return duplicate, []
         new_view = view.with_changes(version, pairs) if changed else view
         if changed:
-            self.views[view.group_id] = new_view
+            self._install(new_view)
         dirtied = [tracker._clone() for tracker in changed.values()]
         for tracker in changed.values():
             tracker._dirtied = False  # now the view's copy: as loaded
@@ -253,5 +259,5 @@ class Engine:
         if status is not ApplyStatus.APPLIED:
             return self._after_conflict(view, current)
         new_view = view.with_changes(version, pairs)
-        self.views[view.group_id] = new_view
+        self._install(new_view)
         return new_view, changes, events, writes

@@ -16,7 +16,7 @@ share it:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dictrack import codec
@@ -44,6 +44,14 @@ def _shared(value: tuple[int, ...]) -> tuple[int, ...]:
 
 def _always() -> bool:
     return True
+
+
+def _equal(found: Any, key: Any) -> bool:
+    """``found == key`` as KeyValueEQ decides it (an error means no)."""
+    try:
+        return bool(found == key)
+    except (TypeError, ValueError, ArithmeticError):
+        return False
 
 
 def _index_key(condition: BaseCondition) -> tuple[tuple[str, ...], Any] | None:
@@ -134,17 +142,22 @@ class _Plan:
         if not self.indexes:
             return self.scan
         found = list(self.scan)
+        mixed = len(self.indexes) > 1 or bool(self.scan)
         for parts, values in self.indexes:
             value = resolve_parts(data, parts)
             if value is MISSING:
                 continue
+            hit: Sequence[int] | None
             try:
                 hit = values.get(value)
-            except TypeError:  # an unhashable value equals none of the keys
-                continue
+            except TypeError:  # unhashable, e.g. a set equal to a frozenset key
+                hit = [
+                    p for key, ps in values.items() if _equal(value, key) for p in ps
+                ]
+                mixed = True
             if hit:
                 found.extend(hit)
-        if len(self.indexes) > 1 or self.scan:
+        if mixed:
             found.sort()
         return found
 

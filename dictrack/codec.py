@@ -105,14 +105,14 @@ def _encode_condition(condition: BaseCondition) -> JSONDict:
 
 
 def _encode_limiter(limiter: BaseLimiter) -> JSONDict:
-    state = type(limiter)._state_fields
-    settings = {k: v for k, v in vars(limiter).items() if k not in state}
+    names = type(limiter)._setting_fields
+    settings = {k: v for k, v in vars(limiter).items() if k in names}
     return {"type": type(limiter).type_name, "params": to_plain(settings)}
 
 
 def _limiter_state(limiter: BaseLimiter) -> JSONDict:
-    found = vars(limiter)
-    return {k: to_plain(found[k]) for k in type(limiter)._state_fields if k in found}
+    names = type(limiter)._setting_fields
+    return {k: to_plain(v) for k, v in vars(limiter).items() if k not in names}
 
 
 def encode_definition(tracker: BaseTracker) -> JSONDict:
@@ -182,6 +182,9 @@ def encode_state(tracker: BaseTracker) -> JSONDict:
         state["limited"] = True
     if tracker._limiters:
         state["limiters"] = [_limiter_state(lim) for lim in tracker._limiters]
+    extra = tracker._extra_state()
+    if extra:
+        state["x"] = to_plain(extra)
     return state
 
 
@@ -290,4 +293,6 @@ def _decode(
     if not 1 <= tracker._stage <= len(tracker._targets):
         raise ValueError(f"stage {tracker._stage} is outside the targets")
     tracker._restore_extra(from_plain(definition.get("params", {})))
+    if "x" in state:  # attributes of a user's subclass
+        tracker.__dict__.update(from_plain(state["x"]))
     return tracker

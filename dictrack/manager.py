@@ -252,6 +252,7 @@ class TrackingManager:
             raise TypeError(
                 f"`tracker` must be a tracker, got {type(tracker).__name__}"
             )
+        tracker._check_health()  # a completed or removed tracker cannot replace one
         if tracker.group_id not in (group_id, BaseTracker.DEFAULT_GROUP_ID):
             tracker.group_id = group_id  # raises GroupIdError with the names
         copy = tracker._clone()

@@ -8,6 +8,7 @@ not met (``KeyValue<Not>*`` variants still require the key to exist).
 
 from __future__ import annotations
 
+import copy
 import operator
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -49,6 +50,18 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
 }
 # 2.1.5 stored operators as ``str(operator.eq)``; accept that form when decoding.
 _OPERATORS_BY_STR = {str(op): op for op in _OPERATORS.values()}
+
+
+#: What comparing a value of an unexpected type may raise (Decimal NaN raises
+#: InvalidOperation, an ArithmeticError): the condition is then not met.
+_UNCOMPARABLE = (TypeError, ValueError, ArithmeticError)
+
+
+def _owned(value: Any) -> Any:
+    """A private copy of a mutable value (a caller's later change must not leak in)."""
+    if isinstance(value, (list, dict, set)):
+        return copy.deepcopy(value)
+    return value
 
 
 def _freeze(value: Any) -> Any:
@@ -153,12 +166,16 @@ class KeyValueComparison(KeyExists):
                 f"got {op!r}"
             )
         self._op = resolved
-        self._value = value
+        self._value = _owned(value)
         super().__init__(key)
 
     @classmethod
     def _kind(cls) -> str:
-        return "KeyValueComparison"
+        # EQ..GE and KeyValueComparison test the same thing; a subclass with its
+        # own check does not.
+        if cls.check is KeyValueComparison.check:
+            return "KeyValueComparison"
+        return cls.type_name
 
     def _sig_values(self) -> tuple[Any, ...]:
         return (self._key, self._op.__name__, self._value)
@@ -169,7 +186,7 @@ class KeyValueComparison(KeyExists):
 
     @property
     def value(self) -> Any:
-        return self._value
+        return _owned(self._value)
 
     def __repr__(self) -> str:
         return (
@@ -189,7 +206,7 @@ class KeyValueComparison(KeyExists):
             return False
         try:
             return bool(self._op(found, self._value))
-        except TypeError:
+        except _UNCOMPARABLE:
             return False
 
 
@@ -254,7 +271,7 @@ class _ValueCondition(KeyExists):
     _negated: ClassVar[bool] = False
 
     def __init__(self, key: str, value: Any, *args: Any, **kwargs: Any) -> None:
-        self._value = self._validate_value(value)
+        self._value = _owned(self._validate_value(value))
         super().__init__(key)
 
     @classmethod
@@ -263,7 +280,7 @@ class _ValueCondition(KeyExists):
 
     @property
     def value(self) -> Any:
-        return self._value
+        return _owned(self._value)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} (key={self.key} value={self.value})>"
@@ -277,7 +294,7 @@ class _ValueCondition(KeyExists):
             return False
         try:
             matched = self._test(found)
-        except (TypeError, AttributeError):
+        except (*_UNCOMPARABLE, AttributeError):
             matched = False
         return matched is not self._negated
 

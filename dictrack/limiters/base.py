@@ -23,15 +23,17 @@ class BaseLimiter(Registered, ABC):  # hooks have defaults
     progress was pushed; either returning False closes (limits) the tracker until
     it is reset with a policy that includes ``ResetPolicy.LIMITER``, which calls
     ``reset``. A limiter's attributes are stored (keep them JSON-compatible;
-    timedeltas are fine): those named in ``_state_fields`` with the tracker's
-    state, the others with its definition. Time arrives as the ``now_ts`` keyword
-    (epoch seconds); limiters never read the clock.
+    timedeltas are fine): those named in ``_setting_fields`` with the
+    tracker's definition, all others (counters, windows, ``limited``) with its
+    state, so a custom limiter keeps its counters without declaring anything.
+    Time arrives as the ``now_ts`` keyword (epoch seconds); limiters never read
+    the clock.
     """
 
     _registry = LIMITER_TYPES
-    #: Attributes that change as events are tracked: stored in the tracker's
-    #: state. The other attributes are settings, stored in its definition.
-    _state_fields: ClassVar[tuple[str, ...]] = ("limited",)
+    #: Attributes that are settings (stored in the tracker's definition); all
+    #: other attributes change as events are tracked (stored in its state).
+    _setting_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self) -> None:
         self.limited = False

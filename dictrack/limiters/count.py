@@ -34,7 +34,7 @@ class CountLimiter(BaseLimiter):
     """
 
     type_name = "CountLimiter"
-    _state_fields = ("limited", "remaining")
+    _setting_fields = ("count",)
 
     def __init__(self, count: int) -> None:
         super().__init__()

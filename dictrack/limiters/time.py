@@ -46,7 +46,7 @@ class TimeLimiter(BaseLimiter):
     """
 
     type_name = "TimeLimiter"
-    _state_fields = ("limited", "start", "end")  # a reset moves the window
+    _setting_fields = ("interval",)  # a reset moves the window: start/end are state
 
     def __init__(
         self,

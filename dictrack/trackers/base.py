@@ -8,9 +8,10 @@ copy, writes the copy, and only then delivers the events.
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from dictrack import _clock
 from dictrack._types import Registered
@@ -40,7 +41,16 @@ from dictrack.typing import EventData, Listener, Number
 #: Tracker classes by stored type name (filled by ``__init_subclass__``).
 TRACKER_TYPES: dict[str, type[BaseTracker]] = {}
 
-__all__ = ["TRACKER_TYPES", "BaseTracker", "ResetPolicy", "check_policy"]
+#: The attributes every tracker has.
+BASE_FIELDS = frozenset(
+    {
+        "_name", "_conditions", "_reset_policy", "_targets", "_stage", "_group_id",
+        "_limiters", "_loop_forever", "_progress", "_completed", "_removed",
+        "_dirtied", "_limited", "_matched", "_listeners", "_txn", "_expire_at",
+    }
+)  # fmt: skip
+
+__all__ = ["BASE_FIELDS", "TRACKER_TYPES", "BaseTracker", "ResetPolicy", "check_policy"]
 
 
 class BaseTracker(TrackerState, Registered, ABC):
@@ -60,6 +70,15 @@ class BaseTracker(TrackerState, Registered, ABC):
 
     DEFAULT_GROUP_ID = "_THIS_IS_DEFAULT_GID"
     _registry = TRACKER_TYPES
+    #: Attributes a subclass adds and stores through ``_definition_extra``.
+    _own_fields: ClassVar[frozenset[str]] = frozenset()
+    #: Whether instances hold only known attributes (classes of this package);
+    #: a user's subclass may add its own, which are stored and copied too.
+    _known_only: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._known_only = cls.__module__.startswith("dictrack.")
 
     def __init__(
         self,
@@ -198,7 +217,17 @@ class BaseTracker(TrackerState, Registered, ABC):
             new._listeners = None  # listeners belong to the caller's object
         if self._txn is not None:
             new._txn = None  # a snapshot taken during a transition
+        if not self._known_only:  # a user's attributes may be mutable
+            for key, value in self._extra_state().items():
+                new.__dict__[key] = copy.deepcopy(value)
         return new
+
+    def _extra_state(self) -> dict[str, Any]:
+        """Attributes a user's subclass added (stored with the state)."""
+        if self._known_only:
+            return {}
+        known = BASE_FIELDS | type(self)._own_fields
+        return {k: v for k, v in vars(self).items() if k not in known}
 
     # -- public operations (2.1.5) -------------------------------------------
 

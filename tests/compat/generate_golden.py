@@ -41,9 +41,9 @@ def _reexec_with_fixed_hash_seed():
 def _make_manager():
     import mongomock
     import redis
+
     from dictrack.data_caches.redis import RedisDataCache
     from dictrack.data_stores.mongodb import MongoDBDataStore
-
     from dictrack.manager import TrackingManager
 
     client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)

@@ -27,6 +27,7 @@ class AccumulationTracker(NumericTracker):
     """
 
     type_name = "AccumulationTracker"
+    _own_fields = frozenset({"_key", "_key_parts"})
     DEFAULT = "_THIS_IS_DEFAULT_VALUE"
 
     def __init__(
