@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+
+from dictrack.data_caches.base import BaseDataCache
+from dictrack.data_stores.base import BaseDataStore
+
+logger = logging.getLogger(__name__)
 
 #: What ``now=`` accepts: epoch seconds, an aware datetime, or None (the clock).
 Now = float | int | datetime | None
@@ -32,6 +39,14 @@ def check_group(group_id: object) -> str:
     if not group_id:
         raise ValueError("`group_id` must not be empty")
     return group_id
+
+
+def check_event(data: object, event_id: object) -> None:
+    """Check ``track``'s event dict and optional event id."""
+    if type(data) is not dict and not isinstance(data, Mapping):
+        raise TypeError(f"`data` must be a dict, got {type(data).__name__}")
+    if event_id is not None and not isinstance(event_id, str):
+        raise TypeError(f"`event_id` must be a str, got {type(event_id).__name__}")
 
 
 def check_names(name: object) -> list[str] | None:
@@ -66,3 +81,43 @@ def expiry(expire: object, expire_at: object, now: float) -> float | None:
             raise ValueError(f"`expire` must be positive seconds, got {expire!r}")
         return now + checked["expire"]
     return checked.get("expire_at")
+
+
+def open_backends(
+    data_cache: BaseDataCache | str | None, data_store: BaseDataStore | str | None
+) -> tuple[BaseDataCache, BaseDataStore, tuple[str, ...]]:
+    """The manager's backends from instances, URLs or defaults.
+
+    :returns: the cache, the store, and which of them were built here (those
+        are the manager's to close; backends passed in are the caller's).
+    """
+    from dictrack import data_caches, data_stores
+    from dictrack.data_caches.memory import MemoryDataCache
+
+    owned = tuple(
+        kind
+        for kind, given in (("cache", data_cache), ("store", data_store))
+        if given is None or isinstance(given, str)
+    )
+    if isinstance(data_cache, str):
+        data_cache = data_caches.from_url(data_cache)
+    if isinstance(data_store, str):
+        data_store = data_stores.from_url(data_store)
+    if data_cache is None:
+        data_cache = MemoryDataCache()
+    if data_store is None:
+        from dictrack.data_stores.sqlite import SQLiteDataStore
+
+        data_store = SQLiteDataStore(default_store_path())
+        logger.info("dictrack keeps its data in %s", data_store.path)
+    if not isinstance(data_cache, BaseDataCache):
+        raise TypeError(
+            "`data_cache` must be a BaseDataCache or URL, "
+            f"got {type(data_cache).__name__}"
+        )
+    if not isinstance(data_store, BaseDataStore):
+        raise TypeError(
+            "`data_store` must be a BaseDataStore or URL, "
+            f"got {type(data_store).__name__}"
+        )
+    return data_cache, data_store, owned

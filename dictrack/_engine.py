@@ -16,13 +16,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 from dictrack import codec
-from dictrack._group import GroupView
+from dictrack._group import Evaluation, GroupView
 from dictrack._persist import WriteBehind
-from dictrack.data_caches.base import ApplyStatus, BaseDataCache, GroupSnapshot
+from dictrack.data_caches.base import (
+    ApplyStatus,
+    BaseDataCache,
+    CASOp,
+    GroupSnapshot,
+)
 from dictrack.data_stores.base import BaseDataStore
 from dictrack.errors import ConflictError, DictrackError
 from dictrack.events import BaseEvent, ListenerRegistry
@@ -38,6 +43,17 @@ Changes = dict[str, BaseTracker | None]
 Compute = Callable[[GroupView], tuple[Changes, list[BaseEvent]]]
 Pairs = dict[str, tuple[BaseTracker, TrackerRecord] | None]
 Outcome = tuple[TrackResult, list[BaseEvent]]
+
+
+class Planned(NamedTuple):
+    """An event evaluated on a view: what to write, and the view after it."""
+
+    before: GroupView
+    evaluation: Evaluation
+    writes: dict[str, TrackerRecord | None]
+    after: GroupView
+
+
 Written = tuple[GroupView, Changes, list[BaseEvent], dict[str, TrackerRecord | None]]
 
 _STRIPES = 64  # locks shared by hash of group id: bounded memory, rare collisions
@@ -151,14 +167,101 @@ class Engine:
         kwargs: dict[str, Any],
     ) -> Outcome | GroupView:
         """The outcome, or the fresh view to retry with."""
-        evaluation = view.evaluate(data, now, kwargs)
-        changed = evaluation.changed
-        if not changed and event_id is None:
+        plan = self.plan(view, data, now, kwargs)
+        if not plan.writes and event_id is None:
             cached_version = self.cache.version(view.group_id)
             if cached_version != view.version:
                 self._forget(view)
                 return self._reload(view.group_id, cached_version)
-            return TrackResult(True, [], [], self._limited(view, now)), []
+            return self.finish(plan, now)
+        status, current = self.cache.compare_and_set(
+            view.group_id, view.version, plan.writes, event_id=event_id
+        )
+        if status is ApplyStatus.CONFLICT:
+            return self._after_conflict(view, current)
+        if status is ApplyStatus.DUPLICATE:
+            duplicate = TrackResult(True, [], [], self._limited(view, now), True)
+            return duplicate, []
+        return self.finish(plan, now)
+
+    def track_many(
+        self,
+        items: Sequence[tuple[str, EventData, str | None]],
+        now: float,
+        kwargs: dict[str, Any],
+    ) -> list[TrackResult]:
+        """Track a batch with one cache round trip per round.
+
+        Each round takes the next pending event of every group, evaluates it
+        on the view held in process, and sends all writes and version checks to
+        the cache at once (a batch of events of distinct groups is one round).
+        A group the cache refuses (another writer got there first) has its
+        remaining events tracked one by one afterwards, so the results are
+        those of tracking every event in order; events of a group are
+        delivered to listeners in order.
+        """
+        results: list[TrackResult | None] = [None] * len(items)
+        pending = list(range(len(items)))
+        refused: set[str] = set()
+        while pending:
+            batch: dict[str, int] = {}
+            later: list[int] = []
+            for i in pending:
+                group_id = items[i][0]
+                if group_id in refused:
+                    continue
+                if group_id in batch:
+                    later.append(i)
+                else:
+                    batch[group_id] = i
+            self._round(items, list(batch.values()), now, kwargs, results, refused)
+            pending = later
+        return [
+            result if result is not None else self.track(gid, data, now, eid, kwargs)
+            for (gid, data, eid), result in zip(items, results, strict=True)
+        ]
+
+    def _round(
+        self,
+        items: Sequence[tuple[str, EventData, str | None]],
+        chosen: list[int],
+        now: float,
+        kwargs: dict[str, Any],
+        results: list[TrackResult | None],
+        refused: set[str],
+    ) -> None:
+        plans = [
+            self.plan(self._held(items[i][0]), items[i][1], now, kwargs) for i in chosen
+        ]
+        ops = [
+            CASOp(items[i][0], plan.before.version, plan.writes, items[i][2])
+            for i, plan in zip(chosen, plans, strict=True)
+        ]
+        events: list[BaseEvent] = []
+        for i, op, plan, reply in zip(
+            chosen, ops, plans, self.cache.compare_and_set_many(ops), strict=True
+        ):
+            if reply.status is ApplyStatus.APPLIED:
+                results[i], caused = self.finish(plan, now)
+                events += caused
+            elif reply.status is ApplyStatus.DUPLICATE:
+                results[i] = TrackResult(
+                    True, [], [], self._limited(plan.before, now), True
+                )
+            else:  # the rest of this group goes one by one, in order
+                self._forget(plan.before)
+                refused.add(op.group_id)
+        self.listeners.dispatch(events)
+
+    @staticmethod
+    def plan(
+        view: GroupView, data: EventData, now: float, kwargs: dict[str, Any]
+    ) -> Planned:
+        """Evaluate an event on ``view``: the writes it needs and the view after."""
+        evaluation = view.evaluate(data, now, kwargs)
+        changed = evaluation.changed
+        if not changed:
+            return Planned(view, evaluation, {}, view)
         version = view.version + 1
         writes: dict[str, TrackerRecord | None] = {}
         pairs: Pairs = {}
@@ -176,25 +279,21 @@ class Engine:
             )
             writes[name] = record
             pairs[name] = (tracker, record)
-        status, current = self.cache.compare_and_set(
-            view.group_id, view.version, writes, event_id=event_id
-        )
-        if status is ApplyStatus.CONFLICT:
-            return self._after_conflict(view, current)
-        if status is ApplyStatus.DUPLICATE:
-            duplicate = TrackResult(True, [], [], self._limited(view, now), True)
-            return duplicate, []
-        new_view = view.with_changes(version, pairs) if changed else view
+        return Planned(view, evaluation, writes, view.with_changes(version, pairs))
+
+    def finish(self, plan: Planned, now: float) -> Outcome:
+        """The outcome of a plan the cache accepted: install its view, report."""
+        changed = plan.evaluation.changed
         if changed:
-            self._install(new_view)
+            self._install(plan.after)
         dirtied = [tracker._clone() for tracker in changed.values()]
         for tracker in changed.values():
             tracker._dirtied = False  # now the view's copy: as loaded
         completed = [t for t in dirtied if t._completed]
         for tracker in completed:
             tracker._removed = True
-        limited = self._limited(new_view, now, dirtied)
-        return TrackResult(True, dirtied, completed, limited), evaluation.events
+        limited = self._limited(plan.after, now, dirtied)
+        return TrackResult(True, dirtied, completed, limited), plan.evaluation.events
 
     @staticmethod
     def _limited(

@@ -8,16 +8,23 @@ retries; it is the only place that wires the cache, store and listeners.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
-from dictrack import _clock, codec, data_caches, data_stores
-from dictrack._args import Now, check_group, check_names, default_store_path, expiry
+from dictrack import _clock, codec
+from dictrack._args import (
+    Now,
+    check_event,
+    check_group,
+    check_names,
+    default_store_path,
+    expiry,
+    open_backends,
+)
 from dictrack._engine import Changes, Engine
 from dictrack._group import GroupView
 from dictrack.data_caches.base import BaseDataCache
-from dictrack.data_caches.memory import MemoryDataCache
 from dictrack.data_stores.base import BaseDataStore
 from dictrack.errors import BackendError, DuplicateTrackerError
 from dictrack.events import (
@@ -53,45 +60,17 @@ class TrackingManager:
         *,
         max_retries: int = 64,
     ) -> None:
-        # Backends built here are closed by close(); ones passed in are not.
-        owned = []
-        if isinstance(data_cache, str) or data_cache is None:
-            owned.append("cache")
-        if isinstance(data_store, str) or data_store is None:
-            owned.append("store")
-        if isinstance(data_cache, str):
-            data_cache = data_caches.from_url(data_cache)
-        if isinstance(data_store, str):
-            data_store = data_stores.from_url(data_store)
-        if data_cache is None:
-            data_cache = MemoryDataCache()
-        if data_store is None:
-            from dictrack.data_stores.sqlite import SQLiteDataStore
-
-            data_store = SQLiteDataStore(default_store_path())
-            logger.info("dictrack keeps its data in %s", data_store.path)
-        if not isinstance(data_cache, BaseDataCache):
-            raise TypeError(
-                "`data_cache` must be a BaseDataCache or URL, "
-                f"got {type(data_cache).__name__}"
-            )
-        if not isinstance(data_store, BaseDataStore):
-            raise TypeError(
-                "`data_store` must be a BaseDataStore or URL, "
-                f"got {type(data_store).__name__}"
-            )
+        cache, store, owned = open_backends(data_cache, data_store)
         if isinstance(max_retries, bool) or not isinstance(max_retries, int):
             raise TypeError(f"`max_retries` must be an int, got {max_retries!r}")
         if max_retries < 1:
             raise ValueError(
                 f"`max_retries` must be a positive int, got {max_retries!r}"
             )
-        self.data_cache = data_cache
-        self.data_store = data_store
+        self.data_cache = cache
+        self.data_store = store
         self._listeners = ListenerRegistry()
-        self._engine = Engine(
-            data_cache, data_store, self._listeners, max_retries, self
-        )
+        self._engine = Engine(cache, store, self._listeners, max_retries, self)
         self._engine.write_behind.owned = tuple(owned)
 
     # -- listeners ----------------------------------------------------------
@@ -148,10 +127,7 @@ class TrackingManager:
         :raises ConflictError: if the group kept changing concurrently.
         """
         check_group(group_id)
-        if type(data) is not dict and not isinstance(data, Mapping):
-            raise TypeError(f"`data` must be a dict, got {type(data).__name__}")
-        if event_id is not None and not isinstance(event_id, str):
-            raise TypeError(f"`event_id` must be a str, got {type(event_id).__name__}")
+        check_event(data, event_id)
         if now is None and "now_ts" in kwargs:
             now = kwargs.pop("now_ts")
         ts = _clock.to_timestamp(now)
@@ -162,10 +138,35 @@ class TrackingManager:
             return TrackResult(False, [], [], [])
 
     def track_many(
-        self, events: Iterable[tuple[str, EventData]], *, now: Now = None
+        self,
+        events: Iterable[tuple[str, EventData] | tuple[str, EventData, str | None]],
+        *,
+        now: Now = None,
+        **kwargs: Any,
     ) -> list[TrackResult]:
-        """Track ``(group_id, data)`` pairs in order; same results as one by one."""
-        return [self.track(group_id, data, now=now) for group_id, data in events]
+        """Track ``(group_id, data)`` or ``(group_id, data, event_id)`` items.
+
+        The results are those of calling :meth:`track` for each item in order,
+        but a batch costs one cache round trip per round (one round when every
+        group appears once), so large batches are many times faster on Redis.
+        Listeners hear each group's events in order.
+        """
+        items: list[tuple[str, EventData, str | None]] = []
+        for item in events:
+            if not isinstance(item, tuple) or len(item) not in (2, 3):
+                raise TypeError(
+                    "each item must be (group_id, data) or (group_id, data, event_id)"
+                )
+            group_id, data = check_group(item[0]), item[1]
+            event_id = item[2] if len(item) == 3 else None
+            check_event(data, event_id)
+            items.append((group_id, data, event_id))
+        ts = _clock.to_timestamp(now)
+        try:
+            return self._engine.track_many(items, ts, kwargs)
+        except BackendError:
+            logger.exception("cannot load a group of the batch from the store")
+            return [TrackResult(False, [], [], []) for _ in items]
 
     # -- changing trackers --------------------------------------------------
 

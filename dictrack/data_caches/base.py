@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -53,6 +53,15 @@ class CASResult(NamedTuple):
     #: On CONFLICT, the group as it is now, when the backend had it at hand
     #: (saves the caller a round trip); None otherwise.
     current: GroupSnapshot | None = None
+
+
+class CASOp(NamedTuple):
+    """One compare-and-set of a batch (``BaseDataCache.compare_and_set_many``)."""
+
+    group_id: str
+    expected_version: int
+    writes: Mapping[str, TrackerRecord | None]
+    event_id: str | None = None
 
 
 class BaseDataCache(ABC):
@@ -118,6 +127,20 @@ class BaseDataCache(ABC):
         return CASResult(
             self.apply(group_id, expected_version, writes, event_id=event_id)
         )
+
+    def compare_and_set_many(self, ops: Sequence[CASOp]) -> list[CASResult]:
+        """Run :meth:`compare_and_set` for each op, in order.
+
+        Backends with pipelining send the whole batch in one round trip. An op
+        with no writes and no event id only checks the version (APPLIED when it
+        matches). Ops are independent: a failed one does not stop the others.
+        """
+        return [
+            self.compare_and_set(
+                op.group_id, op.expected_version, op.writes, event_id=op.event_id
+            )
+            for op in ops
+        ]
 
     @abstractmethod
     def dirty(self) -> DirtyMarks:

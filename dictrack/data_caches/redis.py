@@ -20,17 +20,17 @@ keys in KEYS. Nothing read from Redis is unpickled: states are JSON.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from dictrack.data_caches._redis_format import Definitions, state_value, text
 from dictrack.data_caches.base import (
     ApplyStatus,
     BaseDataCache,
+    CASOp,
     CASResult,
     DirtyMarks,
     GroupSnapshot,
@@ -51,20 +51,6 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
 logger = logging.getLogger(__name__)
 
 _SCRIPTS = ("apply", "populate", "load", "mark_clean", "evict", "unindex")
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _pairs(flat: Sequence[Any]) -> dict[str, str]:
-    return {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
-
-
-def definition_id(definition: Mapping[str, Any]) -> str:
-    """A short content hash of a definition (same definition, same id)."""
-    canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"))
-    return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()
 
 
 class RedisDataCache(BaseDataCache):
@@ -136,8 +122,7 @@ class RedisDataCache(BaseDataCache):
             name: client.register_script((folder / f"{name}.lua").read_text())
             for name in _SCRIPTS
         }
-        self._definitions: dict[str, dict[str, Any]] = {}  # id -> definition
-        self._ids: dict[int, tuple[Mapping[str, Any], str]] = {}  # id(obj) -> id
+        self._definitions = Definitions(client, prefix)
         self._dirty_index = f"{prefix}:dirty"
 
     @classmethod
@@ -176,70 +161,10 @@ class RedisDataCache(BaseDataCache):
 
     def _encode(self, record: TrackerRecord) -> tuple[str, str]:
         """The hash value of a record's state, and its definition id."""
-        expire = "" if record.expire_at is None else repr(record.expire_at)
-        state = json.dumps(record.state, separators=(",", ":"))
-        return f"{record.version}|{expire}|{state}", self._definition_id(
-            record.definition
-        )
-
-    def _definition_id(self, definition: Mapping[str, Any]) -> str:
-        known = self._ids.get(id(definition))
-        if known is not None and known[0] is definition:
-            return known[1]
-        found = definition_id(definition)
-        if found not in self._definitions:
-            self._write_definition(found, definition)
-        if len(self._ids) > 100_000:
-            self._ids.clear()
-        self._ids[id(definition)] = (definition, found)
-        return found
-
-    def _write_definition(self, found: str, definition: Mapping[str, Any]) -> None:
-        try:
-            self.client.set(
-                f"{self.prefix}:def:{found}", json.dumps(definition), nx=True
-            )
-        except RedisError as exc:
-            raise BackendError(f"Redis unavailable ({exc})") from exc
-        self._definitions[found] = dict(definition)
+        return state_value(record), self._definitions.id_of(record.definition)
 
     def _snapshot(self, group_id: str, reply: Sequence[Any]) -> GroupSnapshot:
-        """Build a snapshot from ``version, states, definition ids``."""
-        version, states, ids = _text(reply[0]), _pairs(reply[1]), _pairs(reply[2])
-        self._fetch_definitions(set(ids.values()) - set(self._definitions))
-        records: dict[str, TrackerRecord] = {}
-        try:
-            for name, value in states.items():
-                ver, expire, state = value.split("|", 2)
-                records[name] = TrackerRecord(
-                    name,
-                    self._definitions[ids[name]],
-                    json.loads(state),
-                    int(ver),
-                    float(expire) if expire else None,
-                )
-            return GroupSnapshot(int(version), records)
-        except (ValueError, KeyError) as exc:
-            raise DeserializationError(
-                f"group {group_id!r} in Redis holds data dictrack did not write "
-                f"({type(exc).__name__}: {exc}); evict it or remove its keys"
-            ) from exc
-
-    def _fetch_definitions(self, missing: set[str]) -> None:
-        if not missing:
-            return
-        wanted = sorted(missing)
-        try:
-            bodies = [self.client.get(f"{self.prefix}:def:{d}") for d in wanted]
-        except RedisError as exc:
-            raise BackendError(f"Redis unavailable ({exc})") from exc
-        for found, body in zip(wanted, bodies, strict=True):
-            if body is None:
-                raise BackendError(
-                    f"definition {found} is missing from Redis (partly flushed?); "
-                    "evict the groups that use it so they reload from the store"
-                )
-            self._definitions[found] = json.loads(body)
+        return self._definitions.snapshot(group_id, reply)
 
     # -- the contract ---------------------------------------------------------
 
@@ -296,6 +221,20 @@ class RedisDataCache(BaseDataCache):
         *,
         event_id: str | None = None,
     ) -> CASResult:
+        keys, args = self._apply_call(group_id, expected_version, writes, event_id)
+        if writes:
+            reply = self._with_index(group_id, "apply", keys, args)
+        else:
+            reply = self._run("apply", keys, args)
+        return self._cas_result(group_id, reply)
+
+    def _apply_call(
+        self,
+        group_id: str,
+        expected_version: int,
+        writes: Mapping[str, TrackerRecord | None],
+        event_id: str | None,
+    ) -> tuple[list[str], list[Any]]:
         args: list[Any] = [
             expected_version,
             expected_version + 1,
@@ -308,11 +247,9 @@ class RedisDataCache(BaseDataCache):
                 args += [name, "", ""]
             else:
                 args += [name, *self._encode(record)]
-        keys = self._keys(group_id, "v", "s", "d", "e", "m", "n")
-        if writes:
-            reply = self._with_index(group_id, "apply", keys, args)
-        else:
-            reply = self._run("apply", keys, args)
+        return self._keys(group_id, "v", "s", "d", "e", "m", "n"), args
+
+    def _cas_result(self, group_id: str, reply: Sequence[Any]) -> CASResult:
         code = int(reply[0])
         if code == 1:
             return CASResult(ApplyStatus.APPLIED)
@@ -320,6 +257,56 @@ class RedisDataCache(BaseDataCache):
             return CASResult(ApplyStatus.DUPLICATE)
         current = self._snapshot(group_id, reply[1:]) if len(reply) > 1 else None
         return CASResult(ApplyStatus.CONFLICT, current)
+
+    def compare_and_set_many(self, ops: Sequence[CASOp]) -> list[CASResult]:
+        """The whole batch in one pipeline (one round trip; a cluster sends
+        each op to its node)."""
+        if self._cluster or len(ops) < 2:
+            return super().compare_and_set_many(ops)
+        calls = [
+            (
+                op,
+                *self._apply_call(
+                    op.group_id, op.expected_version, op.writes, op.event_id
+                ),
+            )
+            for op in ops
+        ]
+        sha = self._scripts["apply"].sha
+        for attempt in (1, 2):
+            try:
+                with self.client.pipeline(transaction=False) as pipe:
+                    for op, keys, args in calls:
+                        if op.writes:
+                            pipe.zincrby(self._dirty_index, 1, op.group_id)
+                        pipe.evalsha(sha, len(keys), *keys, *args)
+                    replies = pipe.execute(raise_on_error=False)
+            except RedisError as exc:
+                raise BackendError(
+                    f"Redis unavailable ({type(exc).__name__}: {exc})"
+                ) from exc
+            replies = [r for (op, _, _), r in self._pair(calls, replies)]
+            if attempt == 1 and any(isinstance(r, NoScriptError) for r in replies):
+                self.client.script_load(self._scripts["apply"].script)  # then again
+                continue
+            break
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise BackendError(f"Redis script apply failed: {reply}") from reply
+        return [
+            self._cas_result(op.group_id, r)
+            for (op, _, _), r in zip(calls, replies, strict=True)
+        ]
+
+    @staticmethod
+    def _pair(calls: list[Any], replies: list[Any]) -> list[tuple[Any, Any]]:
+        """Each call with its script reply (skipping the index replies)."""
+        paired, k = [], 0
+        for call in calls:
+            k += 1 if call[0].writes else 0
+            paired.append((call, replies[k]))
+            k += 1
+        return paired
 
     def _with_index(
         self, group_id: str, name: str, keys: list[str], args: list[Any]
@@ -364,10 +351,10 @@ class RedisDataCache(BaseDataCache):
             indexed = self.client.zrange(self._dirty_index, 0, -1, withscores=True)
             marks: DirtyMarks = {}
             for member, score in indexed:
-                group_id = _text(member)
+                group_id = text(member)
                 flat = self.client.hgetall(self._keys(group_id, "m")[0])
                 if flat:
-                    marks[group_id] = {_text(k): int(v) for k, v in flat.items()}
+                    marks[group_id] = {text(k): int(v) for k, v in flat.items()}
                 else:  # cleaned: drop it unless a change indexed it again since
                     self._run("unindex", [self._dirty_index], [group_id, score])
             return marks
@@ -390,7 +377,6 @@ class RedisDataCache(BaseDataCache):
         except RedisError as exc:
             raise BackendError(f"Redis unavailable ({exc})") from exc
         self._definitions.clear()
-        self._ids.clear()
 
     def check(self) -> bool:
         try:

@@ -187,3 +187,21 @@ def test_concurrent_compare_and_set_loses_nothing(data_cache):
         w.join()
     snap = data_cache.load("g")
     assert snap.records["n"].state["progress"] == per_thread * threads
+
+
+def test_compare_and_set_many_equals_one_by_one(data_cache):
+    from dictrack.data_caches.base import CASOp
+
+    v1, v2 = cached(data_cache, "g1"), cached(data_cache, "g2")
+    ops = [
+        CASOp("g1", v1, {"a": rec("a", v1 + 1)}),
+        CASOp("g2", v2, {}, "e1"),  # only records the id
+        CASOp("g2", v2 - 1, {"b": rec("b")}),  # stale: conflicts
+        CASOp("g1", v1 + 1, {}),  # a version check that passes
+        CASOp("g2", v2, {}, "e1"),  # duplicate id
+    ]
+    statuses = [r.status for r in data_cache.compare_and_set_many(ops)]
+    assert statuses == [APPLIED, APPLIED, CONFLICT, APPLIED, DUPLICATE]
+    assert list(data_cache.load("g1").records) == ["a"]
+    assert dict(data_cache.load("g2").records) == {}
+    assert data_cache.compare_and_set_many([]) == []

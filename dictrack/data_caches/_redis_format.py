@@ -1,0 +1,119 @@
+"""How RedisDataCache lays groups out as values, and its shared definitions.
+
+A tracker's state is one hash value, ``"version|expire_at|state-json"`` (short
+enough for Redis's compact listpack encoding); its definition is referenced by
+id, a content hash, and stored once under ``<prefix>:def:<id>`` for every group
+that uses it. Nothing here is unpickled: values are JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dictrack.data_caches.base import GroupSnapshot
+from dictrack.errors import BackendError, DeserializationError
+from dictrack.records import TrackerRecord
+
+try:
+    from redis.exceptions import RedisError
+except ImportError:  # pragma: no cover - redis.py reports the missing extra
+    RedisError = OSError  # type: ignore[misc,assignment]  # never raised then
+
+
+def text(value: Any) -> str:
+    """A reply as str, whether the client decodes responses or not."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def pairs(flat: Sequence[Any]) -> dict[str, str]:
+    """A flat HGETALL reply as a dict."""
+    return {text(flat[i]): text(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+
+def definition_id(definition: Mapping[str, Any]) -> str:
+    """A short content hash of a definition (same definition, same id)."""
+    canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()
+
+
+def state_value(record: TrackerRecord) -> str:
+    """A record's hash value: ``version|expire_at|state``."""
+    expire = "" if record.expire_at is None else repr(record.expire_at)
+    return (
+        f"{record.version}|{expire}|{json.dumps(record.state, separators=(',', ':'))}"
+    )
+
+
+class Definitions:
+    """Definitions by id: written once to Redis, kept in process once read."""
+
+    def __init__(self, client: Any, prefix: str) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._by_id: dict[str, dict[str, Any]] = {}
+        self._ids: dict[int, tuple[Mapping[str, Any], str]] = {}  # id(obj) -> id
+
+    def clear(self) -> None:
+        self._by_id.clear()
+        self._ids.clear()
+
+    def id_of(self, definition: Mapping[str, Any]) -> str:
+        """The id of ``definition``, storing it in Redis the first time."""
+        known = self._ids.get(id(definition))
+        if known is not None and known[0] is definition:
+            return known[1]
+        found = definition_id(definition)
+        if found not in self._by_id:
+            try:
+                self._client.set(
+                    f"{self._prefix}:def:{found}", json.dumps(definition), nx=True
+                )
+            except RedisError as exc:
+                raise BackendError(f"Redis unavailable ({exc})") from exc
+            self._by_id[found] = dict(definition)
+        if len(self._ids) > 100_000:
+            self._ids.clear()
+        self._ids[id(definition)] = (definition, found)
+        return found
+
+    def fetch(self, wanted: set[str]) -> None:
+        """Read the definitions of ``wanted`` ids not known in process."""
+        missing = sorted(wanted - self._by_id.keys())
+        if not missing:
+            return
+        try:
+            bodies = [self._client.get(f"{self._prefix}:def:{d}") for d in missing]
+        except RedisError as exc:
+            raise BackendError(f"Redis unavailable ({exc})") from exc
+        for found, body in zip(missing, bodies, strict=True):
+            if body is None:
+                raise BackendError(
+                    f"definition {found} is missing from Redis (partly flushed?); "
+                    "evict the groups that use it so they reload from the store"
+                )
+            self._by_id[found] = json.loads(body)
+
+    def snapshot(self, group_id: str, reply: Sequence[Any]) -> GroupSnapshot:
+        """A snapshot from a ``version, states, definition ids`` reply."""
+        version, states, ids = text(reply[0]), pairs(reply[1]), pairs(reply[2])
+        try:
+            self.fetch(set(ids.values()))
+            records: dict[str, TrackerRecord] = {}
+            for name, value in states.items():
+                ver, expire, state = value.split("|", 2)
+                records[name] = TrackerRecord(
+                    name,
+                    self._by_id[ids[name]],
+                    json.loads(state),
+                    int(ver),
+                    float(expire) if expire else None,
+                )
+            return GroupSnapshot(int(version), records)
+        except (ValueError, KeyError) as exc:
+            raise DeserializationError(
+                f"group {group_id!r} in Redis holds data dictrack did not write "
+                f"({type(exc).__name__}: {exc}); evict it or remove its keys"
+            ) from exc
