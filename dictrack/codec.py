@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from dictrack.conditions.base import CONDITION_TYPES, BaseCondition
@@ -58,13 +59,20 @@ def to_plain(value: Any) -> Any:
         return {"$set": _canonical([to_plain(item) for item in value])}
     if isinstance(value, timedelta):
         return {"$timedelta": value.total_seconds()}
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, datetime):  # before date: a datetime is a date
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
     if type(value) is dict or isinstance(value, Mapping):
         if all(type(k) is str and not k.startswith("$") for k in value):
             return {k: to_plain(v) for k, v in value.items()}
         return {"$dict": [[to_plain(k), to_plain(v)] for k, v in value.items()]}
     raise TypeError(
         f"a value of type {type(value).__name__} cannot be stored; conditions and "
-        "limiters may hold JSON values, tuples, sets and timedeltas"
+        "limiters may hold JSON values, tuples, sets, timedeltas, decimals, dates "
+        "and datetimes"
     )
 
 
@@ -83,6 +91,12 @@ def from_plain(value: Any) -> Any:
                 return frozenset(from_plain(item) for item in inner)
             if tag == "$timedelta":
                 return timedelta(seconds=inner)
+            if tag == "$decimal":
+                return Decimal(inner)
+            if tag == "$datetime":
+                return datetime.fromisoformat(inner)
+            if tag == "$date":
+                return date.fromisoformat(inner)
             if tag == "$dict":
                 return {from_plain(k): from_plain(v) for k, v in inner}
         return {k: from_plain(v) for k, v in value.items()}
