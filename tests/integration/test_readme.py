@@ -13,7 +13,8 @@ def test_readme_has_examples():
     assert BLOCKS
 
 
-def test_quick_start_runs(capsys):
+def test_quick_start_runs(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the examples create files in the working folder
     for block in BLOCKS:
         exec(compile(block, str(README), "exec"), {})  # our own docs
     out = capsys.readouterr().out
