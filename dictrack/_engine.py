@@ -15,7 +15,9 @@ Listeners are called after the lock is released, so they may call back in.
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -29,7 +31,7 @@ from dictrack.data_caches.base import (
     GroupSnapshot,
 )
 from dictrack.data_stores.base import BaseDataStore
-from dictrack.errors import ConflictError, DictrackError
+from dictrack.errors import BackendError, ConflictError, DictrackError, StoreLoadError
 from dictrack.events import BaseEvent, ListenerRegistry
 from dictrack.records import TrackerRecord
 from dictrack.results import TrackResult
@@ -57,6 +59,20 @@ class Planned(NamedTuple):
 Written = tuple[GroupView, Changes, list[BaseEvent], dict[str, TrackerRecord | None]]
 
 _STRIPES = 64  # locks shared by hash of group id: bounded memory, rare collisions
+
+
+def _back_off(attempt: int) -> bool:
+    """Pause a writer that keeps losing compare-and-sets to other processes.
+
+    The first conflicts retry at once, on the group the conflict returned.
+    From the ninth on, a short random pause (at most 1, 2, 4 ... 32 ms) breaks
+    a losing streak against writers on other processes; returns whether it
+    paused. Only contention pauses; failures never do.
+    """
+    if attempt < 8:
+        return False
+    time.sleep(random.uniform(0, 0.001 * 2 ** min(attempt - 8, 5)))
+    return True
 
 
 class Engine:
@@ -111,7 +127,13 @@ class Engine:
     def _reload(self, group_id: str, cached_version: int | None) -> GroupView:
         snapshot = self.cache.load(group_id) if cached_version is not None else None
         if snapshot is None:  # a miss: the store has the group
-            snapshot = self.cache.populate(group_id, self.store.load_group(group_id))
+            try:
+                records = self.store.load_group(group_id)
+            except BackendError as exc:
+                raise StoreLoadError(
+                    f"group {group_id!r} is not cached and the store failed: {exc}"
+                ) from exc
+            snapshot = self.cache.populate(group_id, records)
         return self._install(GroupView.build(group_id, snapshot))
 
     def _install(self, view: GroupView) -> GroupView:
@@ -128,7 +150,7 @@ class Engine:
         """The view to retry with after losing a compare-and-set."""
         self._forget(view)
         if current is not None:
-            return self._install(GroupView.build(view.group_id, current))
+            return self._install(view.rebased(current))
         return self.view(view.group_id)
 
     def track(
@@ -146,12 +168,15 @@ class Engine:
         changes nothing, checked against the group's version.
         """
         with self._lock(group_id):
-            view = self._held(group_id)
-            for _ in range(self.max_retries):
-                outcome = self._track_once(view, data, now, event_id, kwargs)
+            view, fresh = self._held(group_id), False
+            for attempt in range(self.max_retries):
+                outcome = self._track_once(view, data, now, event_id, kwargs, fresh)
                 if not isinstance(outcome, GroupView):
                     break
-                view = outcome
+                view, fresh = outcome, True  # just read from the cache
+                if _back_off(attempt):  # paused: what was read is stale now
+                    self._forget(view)
+                    view = self.view(group_id)
             else:
                 raise ConflictError(group_id, self.max_retries)
         result, events = outcome
@@ -165,10 +190,18 @@ class Engine:
         now: float,
         event_id: str | None,
         kwargs: dict[str, Any],
+        fresh: bool = False,
     ) -> Outcome | GroupView:
-        """The outcome, or the fresh view to retry with."""
+        """The outcome, or the fresh view to retry with.
+
+        An event that changes nothing needs the view to be current: a view
+        just read from the cache (``fresh``) is, as of that read; a held one is
+        checked against the cache's version.
+        """
         plan = self.plan(view, data, now, kwargs)
         if not plan.writes and event_id is None:
+            if fresh:
+                return self.finish(plan, now)
             cached_version = self.cache.version(view.group_id)
             if cached_version != view.version:
                 self._forget(view)
@@ -216,10 +249,13 @@ class Engine:
                     batch[group_id] = i
             self._round(items, list(batch.values()), now, kwargs, results, refused)
             pending = later
-        return [
-            result if result is not None else self.track(gid, data, now, eid, kwargs)
-            for (gid, data, eid), result in zip(items, results, strict=True)
-        ]
+        for i, (group_id, data, event_id) in enumerate(items):
+            if results[i] is None:
+                try:
+                    results[i] = self.track(group_id, data, now, event_id, kwargs)
+                except ConflictError as exc:  # tell the caller where to resume
+                    raise ConflictError(group_id, exc.attempts, list(results)) from exc
+        return [result for result in results if result is not None]
 
     def _round(
         self,
@@ -319,11 +355,14 @@ class Engine:
         with self._lock(group_id):
             # Validated first: admin calls decide (duplicate? found?) on the view.
             view = self.view(group_id)
-            for _ in range(self.max_retries):
+            for attempt in range(self.max_retries):
                 written = self._change_once(view, compute, definitions or {})
                 if not isinstance(written, GroupView):
                     break
                 view = written
+                if _back_off(attempt):
+                    self._forget(view)
+                    view = self.view(group_id)
             else:
                 raise ConflictError(group_id, self.max_retries)
         view, changes, events, writes = written

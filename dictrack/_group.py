@@ -218,6 +218,30 @@ class GroupView:
         trackers = [codec.decode(record, group_id) for record in records]
         return cls(group_id, snapshot.version, _Plan(trackers), trackers, records)
 
+    def rebased(self, snapshot: GroupSnapshot) -> GroupView:
+        """This group at a newer version, reusing what did not change.
+
+        When the snapshot has the same trackers with the same definitions (the
+        usual case after losing a compare-and-set), the plan is kept and only
+        trackers whose state changed are decoded again; else it is rebuilt.
+        """
+        records = list(snapshot.records.values())
+        if [r.name for r in records] != list(self._plan.names) or any(
+            new.definition is not old.definition or new.expire_at != old.expire_at
+            for new, old in zip(records, self._records, strict=True)
+        ):
+            return GroupView.build(self.group_id, snapshot)
+        trackers = [
+            tracker if new.state == old.state else codec.with_state(tracker, new)
+            for tracker, new, old in zip(
+                self._trackers, records, self._records, strict=True
+            )
+        ]
+        return GroupView(
+            self.group_id, snapshot.version, self._plan, trackers, records, None,
+            self._expiring,
+        )  # fmt: skip
+
     def __len__(self) -> int:
         return len(self._trackers)
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 
 from dictrack.data_caches.base import BaseDataCache
 from dictrack.data_stores.base import BaseDataStore, Deletes, Upserts
-from dictrack.errors import BackendError
+from dictrack.errors import BackendError, DeserializationError
 from dictrack.records import TrackerRecord
 
 logger = logging.getLogger(__name__)
@@ -77,10 +77,16 @@ class WriteBehind:
                 return 0
             upserts: list[tuple[str, TrackerRecord]] = []
             deletes: list[tuple[str, str | None, int | None]] = []
+            stored: dict[str, dict[str, int]] = {}
             for group_id, names in marks.items():
-                snapshot = self._cache.load(group_id)
+                try:
+                    snapshot = self._cache.load(group_id)
+                except DeserializationError:  # one bad group must not stop all
+                    logger.exception("group %r cannot be read; not stored", group_id)
+                    continue
                 if snapshot is None:  # unreachable: marked groups stay cached
                     continue
+                stored[group_id] = names
                 for name, version in names.items():
                     record = snapshot.records.get(name)
                     if record is None:
@@ -88,7 +94,7 @@ class WriteBehind:
                     else:
                         upserts.append((group_id, record))
             self._store.write(upserts, deletes)
-            for group_id, names in marks.items():
+            for group_id, names in stored.items():
                 self._cache.mark_clean(group_id, names)
             return len(upserts) + len(deletes)
 

@@ -8,6 +8,8 @@ written for 2.1.5 keeps catching them.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DictrackError(Exception):
     """Root of every error raised by dictrack."""
@@ -21,16 +23,25 @@ class BackendError(DictrackError, OSError):
     """A data cache or data store operation failed; the driver error is the cause."""
 
 
+class StoreLoadError(BackendError):
+    """A group missing from the cache could not be loaded from the store."""
+
+
 class ConflictError(DictrackError):
     """A group kept changing under a compare-and-set write, past the retry limit."""
 
-    def __init__(self, group_id: str, attempts: int) -> None:
+    def __init__(
+        self, group_id: str, attempts: int, results: list[Any] | None = None
+    ) -> None:
         super().__init__(
             f"group {group_id!r} was changed concurrently on each of {attempts} "
             "attempts; retry later or lower the contention on this group"
         )
         self.group_id = group_id
         self.attempts = attempts
+        #: From ``track_many``: the result of each item, None for those not
+        #: applied (this one and the ones after it), so a caller can resume.
+        self.results = results
 
 
 class TrackerNotFound(DictrackError, LookupError):

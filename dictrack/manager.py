@@ -26,7 +26,7 @@ from dictrack._engine import Changes, Engine
 from dictrack._group import GroupView
 from dictrack.data_caches.base import BaseDataCache
 from dictrack.data_stores.base import BaseDataStore
-from dictrack.errors import BackendError, DuplicateTrackerError
+from dictrack.errors import DuplicateTrackerError, StoreLoadError
 from dictrack.events import (
     EVENT_TRACKER_ADDED,
     BaseEvent,
@@ -58,7 +58,7 @@ class TrackingManager:
         data_cache: BaseDataCache | str | None = None,
         data_store: BaseDataStore | str | None = None,
         *,
-        max_retries: int = 64,
+        max_retries: int = 256,
     ) -> None:
         cache, store, owned = open_backends(data_cache, data_store)
         if isinstance(max_retries, bool) or not isinstance(max_retries, int):
@@ -124,6 +124,9 @@ class TrackingManager:
         :param event_id: makes tracking idempotent: an id already applied to this
             group changes nothing and returns ``duplicate=True``.
         :returns: ``(ok, dirtied, completed, limited)``; see :class:`TrackResult`.
+            ``ok`` is False (as in 2.1.5) when the group had to be loaded and
+            the store failed.
+        :raises BackendError: if the cache is unreachable (nothing was applied).
         :raises ConflictError: if the group kept changing concurrently.
         """
         check_group(group_id)
@@ -133,7 +136,7 @@ class TrackingManager:
         ts = _clock.to_timestamp(now)
         try:
             return self._engine.track(group_id, data, ts, event_id, kwargs)
-        except BackendError:
+        except StoreLoadError:  # as 2.1.5: ok=False; a failing cache raises
             logger.exception("cannot load group %r from the store", group_id)
             return TrackResult(False, [], [], [])
 
@@ -164,7 +167,7 @@ class TrackingManager:
         ts = _clock.to_timestamp(now)
         try:
             return self._engine.track_many(items, ts, kwargs)
-        except BackendError:
+        except StoreLoadError:
             logger.exception("cannot load a group of the batch from the store")
             return [TrackResult(False, [], [], []) for _ in items]
 

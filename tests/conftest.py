@@ -66,11 +66,11 @@ def _start_local_servers() -> None:
 
 
 def _reachable(client, what: str) -> None:
-    from redis.exceptions import RedisError
+    from redis.exceptions import RedisClusterException, RedisError
 
     try:
         client.ping()
-    except RedisError as exc:
+    except (RedisError, RedisClusterException) as exc:
         need_server(
             f"{what} not reachable ({exc}); "
             "install redis-server and run .ci/start-redis"
@@ -90,14 +90,14 @@ def _redis_cache(tmp_path) -> BaseDataCache:
 
 def _cluster_cache(tmp_path) -> BaseDataCache:
     from redis.cluster import RedisCluster
-    from redis.exceptions import RedisError
+    from redis.exceptions import RedisClusterException, RedisError
 
     from dictrack.data_caches.redis import RedisDataCache
 
     _start_local_servers()
     try:
         client = RedisCluster.from_url(CLUSTER_URL)
-    except RedisError as exc:
+    except (RedisError, RedisClusterException) as exc:
         need_server(f"Redis Cluster at {CLUSTER_URL} not reachable ({exc})")
     _reachable(client, f"Redis Cluster at {CLUSTER_URL}")
     return RedisDataCache(client=client, prefix=_prefix(tmp_path), own_client=True)

@@ -79,6 +79,20 @@ class Definitions:
         self._ids[id(definition)] = (definition, found)
         return found
 
+    def ensure(self, definitions: Sequence[Mapping[str, Any]]) -> None:
+        """Write these definitions' bodies if Redis lacks them (after a restart
+        or flush, the in-process memo alone would not bring them back)."""
+        ids = {self.id_of(d): d for d in definitions}
+        try:
+            with self._client.pipeline(transaction=False) as pipe:
+                for found, definition in ids.items():
+                    pipe.set(
+                        f"{self._prefix}:def:{found}", json.dumps(definition), nx=True
+                    )
+                pipe.execute()
+        except RedisError as exc:
+            raise BackendError(f"Redis unavailable ({exc})") from exc
+
     def fetch(self, wanted: set[str]) -> None:
         """Read the definitions of ``wanted`` ids not known in process."""
         missing = sorted(wanted - self._by_id.keys())
@@ -98,8 +112,8 @@ class Definitions:
 
     def snapshot(self, group_id: str, reply: Sequence[Any]) -> GroupSnapshot:
         """A snapshot from a ``version, states, definition ids`` reply."""
-        version, states, ids = text(reply[0]), pairs(reply[1]), pairs(reply[2])
         try:
+            version, states, ids = text(reply[0]), pairs(reply[1]), pairs(reply[2])
             self.fetch(set(ids.values()))
             records: dict[str, TrackerRecord] = {}
             for name, value in states.items():

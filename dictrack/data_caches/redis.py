@@ -20,11 +20,12 @@ keys in KEYS. Nothing read from Redis is unpickled: states are JSON.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dictrack.data_caches._redis_format import Definitions, state_value, text
 from dictrack.data_caches.base import (
@@ -42,7 +43,11 @@ from dictrack.records import TrackerRecord
 try:
     import redis
     from redis.cluster import RedisCluster
-    from redis.exceptions import NoScriptError, RedisError, ResponseError
+    from redis.exceptions import NoScriptError, RedisClusterException, ResponseError
+    from redis.exceptions import RedisError as _RedisError
+
+    #: Every failure of the driver (cluster routing errors are not RedisErrors).
+    RedisError = (_RedisError, RedisClusterException)
 except ImportError as exc:  # pragma: no cover - exercised without the extra
     raise ConfigurationError(
         "RedisDataCache needs redis-py: pip install 'dictrack[redis]'"
@@ -129,10 +134,13 @@ class RedisDataCache(BaseDataCache):
     def from_url(cls, url: str, **kwargs: Any) -> RedisDataCache:
         """``redis://host:port/db`` or ``rediss://...``; ``?prefix=`` sets the
         key prefix. Other query parameters go to redis-py."""
-        query = parse_qs(urlsplit(url).query)
-        if "prefix" in query:
-            kwargs.setdefault("prefix", query["prefix"][-1])
-            url = url.replace(f"prefix={query['prefix'][-1]}", "").rstrip("?&")
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        prefixes = [value for name, value in query if name == "prefix"]
+        if prefixes:
+            kwargs.setdefault("prefix", prefixes[-1])
+            rest = urlencode([(n, v) for n, v in query if n != "prefix"])
+            url = urlunsplit(parts._replace(query=rest))
         try:
             client = redis.Redis.from_url(url)
         except ValueError as exc:
@@ -142,9 +150,17 @@ class RedisDataCache(BaseDataCache):
     # -- keys and values ------------------------------------------------------
 
     def _keys(self, group_id: str, *kinds: str) -> list[str]:
+        if "{" in group_id or "}" in group_id:
+            # A brace would break the hash tag (keys of one group on several
+            # cluster slots): tag by a hash, and keep the id in the key.
+            # "#" before the kind: no brace-free group id can produce these keys.
+            tag = hashlib.blake2b(group_id.encode(), digest_size=8).hexdigest()
+            return [f"{self.prefix}:{{#{tag}}}:#{kind}" for kind in kinds]
         return [f"{self.prefix}:{{{group_id}}}:{kind}" for kind in kinds]
 
-    def _run(self, name: str, keys: list[str], args: Sequence[Any]) -> Any:
+    def _run(
+        self, name: str, keys: list[str], args: Sequence[Any], group_id: str = ""
+    ) -> Any:
         try:
             return self._scripts[name](keys=keys, args=args)
         except ResponseError as exc:
@@ -154,6 +170,11 @@ class RedisDataCache(BaseDataCache):
                     "choose another prefix or remove the foreign keys"
                 ) from exc
             raise BackendError(f"Redis script {name} failed: {exc}") from exc
+        except UnicodeDecodeError as exc:  # a decode_responses client, foreign bytes
+            raise DeserializationError(
+                f"group {group_id!r}: a key among {keys} holds data dictrack did "
+                f"not write ({exc}); choose another prefix or remove the foreign keys"
+            ) from exc
         except RedisError as exc:
             raise BackendError(
                 f"Redis unavailable ({type(exc).__name__}: {exc})"
@@ -171,8 +192,11 @@ class RedisDataCache(BaseDataCache):
     def version(self, group_id: str) -> int | None:
         try:
             found = self.client.get(self._keys(group_id, "v")[0])
-        except ResponseError as exc:
-            raise BackendError(f"group {group_id!r}: foreign data ({exc})") from exc
+        except (ResponseError, UnicodeDecodeError) as exc:
+            raise DeserializationError(
+                f"group {group_id!r}: its version key holds data dictrack did not "
+                f"write ({exc}); remove it or choose another prefix"
+            ) from exc
         except RedisError as exc:
             raise BackendError(f"Redis unavailable ({exc})") from exc
         try:
@@ -184,7 +208,7 @@ class RedisDataCache(BaseDataCache):
             ) from exc
 
     def load(self, group_id: str) -> GroupSnapshot | None:
-        reply = self._run("load", self._keys(group_id, "v", "s", "d"), [])
+        reply = self._run("load", self._keys(group_id, "v", "s", "d"), [], group_id)
         return self._snapshot(group_id, reply) if reply else None
 
     def populate(
@@ -192,6 +216,7 @@ class RedisDataCache(BaseDataCache):
     ) -> GroupSnapshot:
         records = list(records)
         version = fresh_version(records)
+        self._definitions.ensure([r.definition for r in records])
         args: list[Any] = [version, len(records)]
         for record in records:
             state, found = self._encode(record)

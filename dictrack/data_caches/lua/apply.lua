@@ -8,6 +8,22 @@
 -- ARGV[6..] n triples: name, state ("" deletes), definition id ("" keeps)
 -- Returns {1} applied, {2} duplicate event id, {0} group missing, or
 -- {0, version, states (flat), definition ids (flat)} on a version conflict.
+-- A key of the wrong type means foreign data: refuse before writing anything,
+-- so a failure can never leave the group half-applied.
+local type1 = redis.call('TYPE', KEYS[1])['ok']
+local type2 = redis.call('TYPE', KEYS[2])['ok']
+local type3 = redis.call('TYPE', KEYS[3])['ok']
+local type4 = redis.call('TYPE', KEYS[4])['ok']
+local type5 = redis.call('TYPE', KEYS[5])['ok']
+local type6 = redis.call('TYPE', KEYS[6])['ok']
+if (type1 ~= 'none' and type1 ~= 'string')
+  or (type2 ~= 'none' and type2 ~= 'hash')
+  or (type3 ~= 'none' and type3 ~= 'hash')
+  or (type4 ~= 'none' and type4 ~= 'zset')
+  or (type5 ~= 'none' and type5 ~= 'hash')
+  or (type6 ~= 'none' and type6 ~= 'string') then
+  return redis.error_reply('WRONGTYPE foreign data in a key of this group')
+end
 local event_id = ARGV[3]
 if event_id ~= '' and redis.call('ZSCORE', KEYS[4], event_id) then
   return {2}

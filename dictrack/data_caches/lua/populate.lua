@@ -4,6 +4,16 @@
 -- ARGV[3..] n triples: name, state, definition id
 -- Returns {1} when written, or {0, version, states, definition ids} when the
 -- group was cached already (it is never overwritten).
+-- A key of the wrong type means foreign data: refuse before writing anything,
+-- so a failure can never leave the group half-applied.
+local type1 = redis.call('TYPE', KEYS[1])['ok']
+local type2 = redis.call('TYPE', KEYS[2])['ok']
+local type3 = redis.call('TYPE', KEYS[3])['ok']
+if (type1 ~= 'none' and type1 ~= 'string')
+  or (type2 ~= 'none' and type2 ~= 'hash')
+  or (type3 ~= 'none' and type3 ~= 'hash') then
+  return redis.error_reply('WRONGTYPE foreign data in a key of this group')
+end
 local current = redis.call('GET', KEYS[1])
 if current then
   return {0, current, redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3])}
