@@ -39,12 +39,13 @@ def definition_id(definition: Mapping[str, Any]) -> str:
     return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def state_value(record: TrackerRecord) -> str:
     """A record's hash value: ``version|expire_at|state``."""
     expire = "" if record.expire_at is None else repr(record.expire_at)
-    return (
-        f"{record.version}|{expire}|{json.dumps(record.state, separators=(',', ':'))}"
-    )
+    return f"{record.version}|{expire}|{_COMPACT.encode(record.state)}"
 
 
 class Definitions:

@@ -247,10 +247,10 @@ class RedisDataCache(BaseDataCache):
         event_id: str | None = None,
     ) -> CASResult:
         keys, args = self._apply_call(group_id, expected_version, writes, event_id)
-        if writes:
+        if writes and self._cluster:  # the index is on another node
             reply = self._with_index(group_id, "apply", keys, args)
-        else:
-            reply = self._run("apply", keys, args)
+        else:  # one script: it indexes the group itself (KEYS[7])
+            reply = self._run("apply", keys, args, group_id)
         return self._cas_result(group_id, reply)
 
     def _apply_call(
@@ -272,7 +272,11 @@ class RedisDataCache(BaseDataCache):
                 args += [name, "", ""]
             else:
                 args += [name, *self._encode(record)]
-        return self._keys(group_id, "v", "s", "d", "e", "m", "n"), args
+        keys = self._keys(group_id, "v", "s", "d", "e", "m", "n")
+        if not self._cluster:  # a standalone server: one script indexes too
+            keys.append(self._dirty_index)
+            args.append(group_id)
+        return keys, args
 
     def _cas_result(self, group_id: str, reply: Sequence[Any]) -> CASResult:
         code = int(reply[0])
@@ -301,16 +305,13 @@ class RedisDataCache(BaseDataCache):
         for attempt in (1, 2):
             try:
                 with self.client.pipeline(transaction=False) as pipe:
-                    for op, keys, args in calls:
-                        if op.writes:
-                            pipe.zincrby(self._dirty_index, 1, op.group_id)
+                    for _, keys, args in calls:
                         pipe.evalsha(sha, len(keys), *keys, *args)
                     replies = pipe.execute(raise_on_error=False)
             except RedisError as exc:
                 raise BackendError(
                     f"Redis unavailable ({type(exc).__name__}: {exc})"
                 ) from exc
-            replies = [r for (op, _, _), r in self._pair(calls, replies)]
             if attempt == 1 and any(isinstance(r, NoScriptError) for r in replies):
                 self.client.script_load(self._scripts["apply"].script)  # then again
                 continue
@@ -322,16 +323,6 @@ class RedisDataCache(BaseDataCache):
             self._cas_result(op.group_id, r)
             for (op, _, _), r in zip(calls, replies, strict=True)
         ]
-
-    @staticmethod
-    def _pair(calls: list[Any], replies: list[Any]) -> list[tuple[Any, Any]]:
-        """Each call with its script reply (skipping the index replies)."""
-        paired, k = [], 0
-        for call in calls:
-            k += 1 if call[0].writes else 0
-            paired.append((call, replies[k]))
-            k += 1
-        return paired
 
     def _with_index(
         self, group_id: str, name: str, keys: list[str], args: list[Any]

@@ -593,10 +593,12 @@ def test_scripts_get_the_keys_built_by_keys(server):
     for call in calls:
         name, keys = names[call[1]], [text(k) for k in call[3 : 3 + int(call[2])]]
         used = {int(i) for i in re.findall(r"KEYS\[(\d+)\]", lua(f"{name}.lua"))}
-        assert used == set(range(1, len(keys) + 1)), (name, keys)
+        assert used >= set(range(1, len(keys) + 1)), (name, keys)
         if name == "unindex":
             assert keys == [f"{server.prefix}:dirty"]
             continue
+        if name == "apply" and len(keys) == 7:  # a standalone server: it indexes
+            assert keys.pop() == f"{server.prefix}:dirty"
         found = re.fullmatch(rf"{re.escape(server.prefix)}:\{{(.*)\}}:\w", keys[0])
         assert found, keys
         kinds_passed = [k.rsplit(":", 1)[1] for k in keys]

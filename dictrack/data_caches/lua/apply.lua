@@ -2,6 +2,8 @@
 -- KEYS[1] version (string)    KEYS[2] states (hash name -> "ver|expire|state")
 -- KEYS[3] definition ids (hash name -> id)    KEYS[4] event ids (zset)
 -- KEYS[5] dirty marks (hash name -> version)  KEYS[6] event sequence (string)
+-- KEYS[7] (standalone server only) dirty index (zset group -> change counter),
+-- and then the last ARGV is the group id; on a cluster the caller indexes it.
 -- ARGV[1] expected version   ARGV[2] new version (expected + 1, as a string:
 -- versions are large integers that Lua numbers would print inexactly)
 -- ARGV[3] event id ("" for none)   ARGV[4] event id window   ARGV[5] writes n
@@ -16,12 +18,14 @@ local type3 = redis.call('TYPE', KEYS[3])['ok']
 local type4 = redis.call('TYPE', KEYS[4])['ok']
 local type5 = redis.call('TYPE', KEYS[5])['ok']
 local type6 = redis.call('TYPE', KEYS[6])['ok']
+local type7 = KEYS[7] and redis.call('TYPE', KEYS[7])['ok'] or 'none'
 if (type1 ~= 'none' and type1 ~= 'string')
   or (type2 ~= 'none' and type2 ~= 'hash')
   or (type3 ~= 'none' and type3 ~= 'hash')
   or (type4 ~= 'none' and type4 ~= 'zset')
   or (type5 ~= 'none' and type5 ~= 'hash')
-  or (type6 ~= 'none' and type6 ~= 'string') then
+  or (type6 ~= 'none' and type6 ~= 'string')
+  or (type7 ~= 'none' and type7 ~= 'zset') then
   return redis.error_reply('WRONGTYPE foreign data in a key of this group')
 end
 local event_id = ARGV[3]
@@ -52,6 +56,9 @@ if n > 0 then
     redis.call('HSET', KEYS[5], name, version)
   end
   redis.call('SET', KEYS[1], version)
+  if KEYS[7] then
+    redis.call('ZINCRBY', KEYS[7], 1, ARGV[#ARGV])
+  end
 end
 if event_id ~= '' then
   local seq = redis.call('INCR', KEYS[6])
