@@ -348,10 +348,8 @@ class Engine:
         compute: Compute,
         definitions: dict[str, JSONDict] | None = None,
     ) -> tuple[GroupView, Changes]:
-        """Compute changes on the current view and write them with compare-and-set.
-
-        :param definitions: already encoded definitions of changed trackers.
-        """
+        """Compute changes on the current view and compare-and-set them
+        (``definitions``: already encoded definitions of changed trackers)."""
         with self._lock(group_id):
             # Validated first: admin calls decide (duplicate? found?) on the view.
             view = self.view(group_id)

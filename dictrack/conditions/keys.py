@@ -8,11 +8,11 @@ not met (``KeyValue<Not>*`` variants still require the key to exist).
 
 from __future__ import annotations
 
-import copy
 import operator
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from dictrack.conditions._values import UNCOMPARABLE, freeze, owned
 from dictrack.conditions.base import BaseCondition
 from dictrack.conditions.paths import MISSING, resolve_parts, split_path
 from dictrack.typing import EventData
@@ -52,33 +52,6 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
 _OPERATORS_BY_STR = {str(op): op for op in _OPERATORS.values()}
 
 
-#: What comparing a value of an unexpected type may raise (Decimal NaN raises
-#: InvalidOperation, an ArithmeticError): the condition is then not met.
-_UNCOMPARABLE = (TypeError, ValueError, ArithmeticError)
-
-
-def _owned(value: Any) -> Any:
-    """A private copy of a mutable value (a caller's later change must not leak in)."""
-    if isinstance(value, (list, dict, set)):
-        return copy.deepcopy(value)
-    return value
-
-
-def _freeze(value: Any) -> Any:
-    """A hashable stand-in for ``value`` (lists become tuples, dicts item sets)."""
-    if isinstance(value, (list, tuple)):
-        return tuple(_freeze(v) for v in value)
-    if isinstance(value, dict):
-        return frozenset((k, _freeze(v)) for k, v in value.items())
-    if isinstance(value, (set, frozenset)):
-        return frozenset(_freeze(v) for v in value)
-    try:
-        hash(value)
-    except TypeError:
-        return repr(value)
-    return value
-
-
 class KeyExists(BaseCondition):
     """The key path exists in the event (its value may be anything, even None)."""
 
@@ -95,7 +68,7 @@ class KeyExists(BaseCondition):
     def _setup(self) -> None:
         self.__dict__.pop("_plain", None)  # re-initialised: encode afresh
         self._sig = (type(self)._kind(), *(self._sig_values()))
-        self._hash = hash(_freeze(self._sig))
+        self._hash = hash(freeze(self._sig))
 
     @classmethod
     def _kind(cls) -> str:
@@ -166,7 +139,7 @@ class KeyValueComparison(KeyExists):
                 f"got {op!r}"
             )
         self._op = resolved
-        self._value = _owned(value)
+        self._value = owned(value)
         super().__init__(key)
 
     @classmethod
@@ -186,7 +159,7 @@ class KeyValueComparison(KeyExists):
 
     @property
     def value(self) -> Any:
-        return _owned(self._value)
+        return owned(self._value)
 
     def __repr__(self) -> str:
         return (
@@ -206,7 +179,7 @@ class KeyValueComparison(KeyExists):
             return False
         try:
             return bool(self._op(found, self._value))
-        except _UNCOMPARABLE:
+        except UNCOMPARABLE:
             return False
 
 
@@ -271,7 +244,7 @@ class _ValueCondition(KeyExists):
     _negated: ClassVar[bool] = False
 
     def __init__(self, key: str, value: Any, *args: Any, **kwargs: Any) -> None:
-        self._value = _owned(self._validate_value(value))
+        self._value = owned(self._validate_value(value))
         super().__init__(key)
 
     @classmethod
@@ -280,7 +253,7 @@ class _ValueCondition(KeyExists):
 
     @property
     def value(self) -> Any:
-        return _owned(self._value)
+        return owned(self._value)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} (key={self.key} value={self.value})>"
@@ -294,7 +267,7 @@ class _ValueCondition(KeyExists):
             return False
         try:
             matched = self._test(found)
-        except (*_UNCOMPARABLE, AttributeError):
+        except (*UNCOMPARABLE, AttributeError):
             matched = False
         return matched is not self._negated
 

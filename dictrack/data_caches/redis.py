@@ -327,40 +327,19 @@ class RedisDataCache(BaseDataCache):
     def _with_index(
         self, group_id: str, name: str, keys: list[str], args: list[Any]
     ) -> Any:
-        """Run a script that adds dirty marks, indexing the group first.
+        """On a cluster, index the group (the index is on another node), then
+        run the script that adds its dirty marks.
 
-        The index entry is written before the marks, in the same pipeline, and
-        its score grows with every change, so a flush that read an older score
-        never drops a group that got new marks (see ``unindex.lua``).
+        The index entry is written before the marks and its score grows with
+        every change, so a flush that read an older score never drops a group
+        that got new marks (see ``unindex.lua``). On a standalone server the
+        script does both at once (KEYS[7]).
         """
-        script = self._scripts[name]
-        if self._cluster:  # the index lives on another node: two calls
-            try:
-                self.client.zincrby(self._dirty_index, 1, group_id)
-            except RedisError as exc:
-                raise BackendError(f"Redis unavailable ({exc})") from exc
-            return self._run(name, keys, args)
-        for attempt in (1, 2):
-            try:
-                with self.client.pipeline(transaction=False) as pipe:
-                    pipe.zincrby(self._dirty_index, 1, group_id)
-                    pipe.evalsha(script.sha, len(keys), *keys, *args)
-                    return pipe.execute()[1]
-            except ResponseError as exc:  # noqa: PERF203  # one retry after NOSCRIPT
-                if isinstance(exc, NoScriptError) and attempt == 1:
-                    self.client.script_load(script.script)
-                    continue
-                if "WRONGTYPE" in str(exc):
-                    raise BackendError(
-                        f"a key of group {group_id!r} holds data dictrack did not "
-                        "write; choose another prefix or remove the foreign keys"
-                    ) from exc
-                raise BackendError(f"Redis script {name} failed: {exc}") from exc
-            except RedisError as exc:
-                raise BackendError(
-                    f"Redis unavailable ({type(exc).__name__}: {exc})"
-                ) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            self.client.zincrby(self._dirty_index, 1, group_id)
+        except RedisError as exc:
+            raise BackendError(f"Redis unavailable ({exc})") from exc
+        return self._run(name, keys, args, group_id)
 
     def dirty(self) -> DirtyMarks:
         try:
