@@ -107,9 +107,6 @@ class GroupView:
             self._expiring,
         )  # fmt: skip
 
-    def __len__(self) -> int:
-        return len(self._trackers)
-
     def names(self) -> list[str]:
         return list(self._plan.names)
 

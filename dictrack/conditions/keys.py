@@ -98,9 +98,6 @@ class KeyExists(BaseCondition):
     def __setstate__(self, state: dict[str, Any]) -> None:
         type(self).__init__(self, **{f: state[f] for f in self._fields})
 
-    def _value_of(self, data: EventData) -> Any:
-        return resolve_parts(data, self._parts)
-
     def check(self, data: EventData, *args: Any, **kwargs: Any) -> bool:
         return resolve_parts(data, self._parts) is not MISSING
 
