@@ -10,7 +10,7 @@ every key of a group lives on one slot and one script can touch them all):
 ``P:{g}:e``, ``P:{g}:n``    recent event ids (zset) and their counter
 ``P:{g}:m``                 dirty marks: tracker name -> version to store
 ``P:def:<id>``              a definition (JSON), shared by every group using it
-``P:dirty``                 groups with dirty marks (zset, score grows per change)
+``P:dirty``                 groups with dirty marks (zset, see ``unindex.lua``)
 ==========================  ====================================================
 
 A definition id is a hash of the definition's canonical JSON, so identical
@@ -43,8 +43,10 @@ from dictrack.records import TrackerRecord
 try:
     import redis
     from redis.cluster import RedisCluster
+    from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import NoScriptError, RedisClusterException, ResponseError
     from redis.exceptions import RedisError as _RedisError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
 
     #: Every failure of the driver (cluster routing errors are not RedisErrors).
     RedisError = (_RedisError, RedisClusterException)
@@ -56,6 +58,8 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
 logger = logging.getLogger(__name__)
 
 _SCRIPTS = ("apply", "populate", "load", "mark_clean", "evict", "unindex")
+#: Ops per script call of a batch: bounds the time one call holds the server.
+_BATCH = 500
 
 
 class RedisDataCache(BaseDataCache):
@@ -128,6 +132,7 @@ class RedisDataCache(BaseDataCache):
             for name in _SCRIPTS
         }
         self._definitions = Definitions(client, prefix)
+        self._apply_keys: dict[str, tuple[str, str, str, str]] = {}
         self._dirty_index = f"{prefix}:dirty"
 
     @classmethod
@@ -158,18 +163,28 @@ class RedisDataCache(BaseDataCache):
             return [f"{self.prefix}:{{#{tag}}}:#{kind}" for kind in kinds]
         return [f"{self.prefix}:{{{group_id}}}:{kind}" for kind in kinds]
 
+    def _group_keys(self, group_id: str) -> tuple[str, str, str, str]:
+        """The keys every apply of a group takes (v, s, d, m), built once."""
+        keys = self._apply_keys.get(group_id)
+        if keys is None:
+            if len(self._apply_keys) >= 100_000:
+                self._apply_keys.clear()
+            v, s, d, m = self._keys(group_id, "v", "s", "d", "m")
+            keys = self._apply_keys[group_id] = (v, s, d, m)
+        return keys
+
     def _run(
         self, name: str, keys: list[str], args: Sequence[Any], group_id: str = ""
     ) -> Any:
+        script = self._scripts[name]
         try:
-            return self._scripts[name](keys=keys, args=args)
+            try:
+                return self.client.evalsha(script.sha, len(keys), *keys, *args)
+            except NoScriptError:  # the server lost it (SCRIPT FLUSH, restart)
+                script.sha = self.client.script_load(script.script)
+                return self.client.evalsha(script.sha, len(keys), *keys, *args)
         except ResponseError as exc:
-            if "WRONGTYPE" in str(exc):
-                raise BackendError(
-                    f"a key among {keys} holds data dictrack did not write; "
-                    "choose another prefix or remove the foreign keys"
-                ) from exc
-            raise BackendError(f"Redis script {name} failed: {exc}") from exc
+            raise self._foreign(name, keys, exc) from exc
         except UnicodeDecodeError as exc:  # a decode_responses client, foreign bytes
             raise DeserializationError(
                 f"group {group_id!r}: a key among {keys} holds data dictrack did "
@@ -179,6 +194,15 @@ class RedisDataCache(BaseDataCache):
             raise BackendError(
                 f"Redis unavailable ({type(exc).__name__}: {exc})"
             ) from exc
+
+    @staticmethod
+    def _foreign(name: str, keys: Sequence[str], exc: Exception) -> BackendError:
+        if "WRONGTYPE" in str(exc):
+            return BackendError(
+                f"a key among {list(keys)} holds data dictrack did not write; "
+                "choose another prefix or remove the foreign keys"
+            )
+        return BackendError(f"Redis script {name} failed: {exc}")
 
     def _encode(self, record: TrackerRecord) -> tuple[str, str]:
         """The hash value of a record's state, and its definition id."""
@@ -246,100 +270,118 @@ class RedisDataCache(BaseDataCache):
         *,
         event_id: str | None = None,
     ) -> CASResult:
-        keys, args = self._apply_call(group_id, expected_version, writes, event_id)
-        if writes and self._cluster:  # the index is on another node
-            reply = self._with_index(group_id, "apply", keys, args)
-        else:  # one script: it indexes the group itself (KEYS[7])
-            reply = self._run("apply", keys, args, group_id)
-        return self._cas_result(group_id, reply)
+        keys: list[str] = []
+        args: list[Any] = [1]
+        self._add_op(keys, args, group_id, expected_version, writes, event_id)
+        if not self._cluster:  # a standalone server: the script indexes too
+            keys.append(self._dirty_index)
+        elif writes:  # the index is on another node
+            self._index(group_id)
+        reply = self._run("apply", keys, args, group_id)
+        return self._cas_result(group_id, reply[0], keys)
 
-    def _apply_call(
+    def _add_op(
         self,
+        keys: list[str],
+        args: list[Any],
         group_id: str,
         expected_version: int,
         writes: Mapping[str, TrackerRecord | None],
         event_id: str | None,
-    ) -> tuple[list[str], list[Any]]:
-        args: list[Any] = [
-            expected_version,
-            expected_version + 1,
-            event_id or "",
-            self._window,
-            len(writes),
-        ]
+    ) -> None:
+        """Append one op's keys and arguments (see ``apply.lua``)."""
+        keys.extend(self._group_keys(group_id))
+        if event_id:
+            keys.extend(self._keys(group_id, "e", "n"))
+            args += (expected_version, expected_version + 1, group_id, event_id)
+            args += (self._window, len(writes))
+        else:
+            args += (expected_version, expected_version + 1, group_id, "", len(writes))
+        id_of = self._definitions.id_of
         for name, record in writes.items():
             if record is None:
-                args += [name, "", ""]
+                args += (name, "", "")
             else:
-                args += [name, *self._encode(record)]
-        keys = self._keys(group_id, "v", "s", "d", "e", "m", "n")
-        if not self._cluster:  # a standalone server: one script indexes too
-            keys.append(self._dirty_index)
-            args.append(group_id)
-        return keys, args
+                args += (name, state_value(record), id_of(record.definition))
 
-    def _cas_result(self, group_id: str, reply: Sequence[Any]) -> CASResult:
+    def _cas_result(
+        self, group_id: str, reply: Sequence[Any], keys: Sequence[str]
+    ) -> CASResult:
         code = int(reply[0])
         if code == 1:
             return CASResult(ApplyStatus.APPLIED)
         if code == 2:
             return CASResult(ApplyStatus.DUPLICATE)
+        if code == -1:
+            raise self._foreign("apply", keys, ResponseError(text(reply[1])))
         current = self._snapshot(group_id, reply[1:]) if len(reply) > 1 else None
         return CASResult(ApplyStatus.CONFLICT, current)
 
     def compare_and_set_many(self, ops: Sequence[CASOp]) -> list[CASResult]:
-        """The whole batch in one pipeline (one round trip; a cluster sends
-        each op to its node)."""
-        if self._cluster or len(ops) < 2:
-            return super().compare_and_set_many(ops)
-        calls = [
-            (
-                op,
-                *self._apply_call(
-                    op.group_id, op.expected_version, op.writes, op.event_id
-                ),
+        """The whole batch in one script call on a standalone server (one round
+        trip; a cluster runs each op on its node)."""
+        if (
+            self._cluster
+            or len(ops) < 2
+            or len({op.group_id for op in ops}) < len(ops)  # the script's rule
+        ):
+            return self._one_by_one(ops)
+        results: list[CASResult] = []
+        failed: tuple[Sequence[Any], list[str]] | None = None
+        for start in range(0, len(ops), _BATCH):
+            chunk = ops[start : start + _BATCH]
+            keys: list[str] = []
+            args: list[Any] = [len(chunk)]
+            for op in chunk:
+                self._add_op(
+                    keys, args, op.group_id, op.expected_version, op.writes,
+                    op.event_id,
+                )  # fmt: skip
+            keys.append(self._dirty_index)
+            replies = self._run("apply", keys, args)
+            refused = [r for r in replies if int(r[0]) == -1]
+            if refused and failed is None:  # foreign data; the others went on
+                failed = refused[0], keys
+            results += (
+                self._cas_result(op.group_id, reply, keys)
+                for op, reply in zip(chunk, replies, strict=True)
+                if int(reply[0]) != -1
             )
-            for op in ops
-        ]
-        sha = self._scripts["apply"].sha
-        for attempt in (1, 2):
-            try:
-                with self.client.pipeline(transaction=False) as pipe:
-                    for _, keys, args in calls:
-                        pipe.evalsha(sha, len(keys), *keys, *args)
-                    replies = pipe.execute(raise_on_error=False)
-            except RedisError as exc:
-                raise BackendError(
-                    f"Redis unavailable ({type(exc).__name__}: {exc})"
-                ) from exc
-            if attempt == 1 and any(isinstance(r, NoScriptError) for r in replies):
-                self.client.script_load(self._scripts["apply"].script)  # then again
-                continue
-            break
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise BackendError(f"Redis script apply failed: {reply}") from reply
-        return [
-            self._cas_result(op.group_id, r)
-            for (op, _, _), r in zip(calls, replies, strict=True)
-        ]
+        if failed is not None:
+            self._cas_result("", *failed)  # raises BackendError
+        return results
 
-    def _with_index(
-        self, group_id: str, name: str, keys: list[str], args: list[Any]
-    ) -> Any:
-        """On a cluster, index the group (the index is on another node), then
-        run the script that adds its dirty marks.
+    def _one_by_one(self, ops: Sequence[CASOp]) -> list[CASResult]:
+        """Each op on its own; one refused for foreign data stops no other."""
+        results: list[CASResult | BackendError] = [self._try_op(op) for op in ops]
+        for result in results:
+            if isinstance(result, BackendError):
+                raise result
+        return [r for r in results if not isinstance(r, BackendError)]
+
+    def _try_op(self, op: CASOp) -> CASResult | BackendError:
+        try:
+            return self.compare_and_set(
+                op.group_id, op.expected_version, op.writes, event_id=op.event_id
+            )
+        except BackendError as exc:
+            if isinstance(exc.__cause__, (RedisConnectionError, RedisTimeoutError)):
+                raise  # the server is away: the other ops would fail too
+            return exc
+
+    def _index(self, group_id: str) -> None:
+        """On a cluster, index the group before the script adds its marks (the
+        index is on another node).
 
         The index entry is written before the marks and its score grows with
         every change, so a flush that read an older score never drops a group
         that got new marks (see ``unindex.lua``). On a standalone server the
-        script does both at once (KEYS[7]).
+        script does it, when the group gets its first mark.
         """
         try:
             self.client.zincrby(self._dirty_index, 1, group_id)
         except RedisError as exc:
             raise BackendError(f"Redis unavailable ({exc})") from exc
-        return self._run(name, keys, args, group_id)
 
     def dirty(self) -> DirtyMarks:
         try:

@@ -1,71 +1,164 @@
--- Compare-and-set a group's tracker states, idempotently per event id.
--- KEYS[1] version (string)    KEYS[2] states (hash name -> "ver|expire|state")
--- KEYS[3] definition ids (hash name -> id)    KEYS[4] event ids (zset)
--- KEYS[5] dirty marks (hash name -> version)  KEYS[6] event sequence (string)
--- KEYS[7] (standalone server only) dirty index (zset group -> change counter),
--- and then the last ARGV is the group id; on a cluster the caller indexes it.
--- ARGV[1] expected version   ARGV[2] new version (expected + 1, as a string:
--- versions are large integers that Lua numbers would print inexactly)
--- ARGV[3] event id ("" for none)   ARGV[4] event id window   ARGV[5] writes n
--- ARGV[6..] n triples: name, state ("" deletes), definition id ("" keeps)
--- Returns {1} applied, {2} duplicate event id, {0} group missing, or
--- {0, version, states (flat), definition ids (flat)} on a version conflict.
--- A key of the wrong type means foreign data: refuse before writing anything,
--- so a failure can never leave the group half-applied.
-local type1 = redis.call('TYPE', KEYS[1])['ok']
-local type2 = redis.call('TYPE', KEYS[2])['ok']
-local type3 = redis.call('TYPE', KEYS[3])['ok']
-local type4 = redis.call('TYPE', KEYS[4])['ok']
-local type5 = redis.call('TYPE', KEYS[5])['ok']
-local type6 = redis.call('TYPE', KEYS[6])['ok']
-local type7 = KEYS[7] and redis.call('TYPE', KEYS[7])['ok'] or 'none'
-if (type1 ~= 'none' and type1 ~= 'string')
-  or (type2 ~= 'none' and type2 ~= 'hash')
-  or (type3 ~= 'none' and type3 ~= 'hash')
-  or (type4 ~= 'none' and type4 ~= 'zset')
-  or (type5 ~= 'none' and type5 ~= 'hash')
-  or (type6 ~= 'none' and type6 ~= 'string')
-  or (type7 ~= 'none' and type7 ~= 'zset') then
-  return redis.error_reply('WRONGTYPE foreign data in a key of this group')
+-- Compare-and-set tracker states of one or more groups, idempotently per event
+-- id: one call per track, and one per track_many round on a standalone server.
+-- KEYS, per op: KEYS[1] version (string), KEYS[2] states (hash name ->
+-- "ver|expire|state"), KEYS[3] definition ids (hash name -> id), KEYS[4] dirty
+-- marks (hash name -> version); with an event id also KEYS[5] event ids (zset)
+-- and KEYS[6] event sequence (string). The next op's keys follow. Last, on a
+-- standalone server only, the dirty index (zset group -> change counter); on a
+-- cluster the caller indexes the group and every key is of one group.
+-- ARGV[1] number of ops, then per op: expected version, new version (a string:
+-- versions are large integers that Lua numbers would print inexactly), group
+-- id (its member in the dirty index), event id ("" for none: the op has 4
+-- keys), the event id window (only with an event id), number of writes n, then
+-- n triples: name, state ("" deletes), definition id ("" keeps the one stored).
+-- Returns one reply per op: {1} applied, {2} duplicate event id, {0} group
+-- missing, {0, version, states (flat), definition ids (flat)} on a version
+-- conflict, or {-1, message} when a key of the op holds foreign data (that op
+-- writes nothing; the others go on).
+-- Every op is read and checked before anything is written, so a failure never
+-- leaves an op half-applied. The caller sends each group at most once per call.
+local function foreign(found, expected)
+  return found ~= 'none' and found ~= expected
 end
-local event_id = ARGV[3]
-if event_id ~= '' and redis.call('ZSCORE', KEYS[4], event_id) then
-  return {2}
+
+local function in_chunks(command, key, flat, from)
+  -- unpack() is bounded by the Lua stack: large writes go in chunks.
+  for first = from, #flat, 1000 do
+    redis.call(command, key, unpack(flat, first, math.min(first + 999, #flat)))
+  end
 end
-local current = redis.call('GET', KEYS[1])
-if not current then
-  return {0}
+
+local ops, replies = {}, {}
+local k, a = 0, 2
+local index = nil
+local index_checked = false
+for op = 1, tonumber(ARGV[1]) do
+  local o = {
+    v = KEYS[k + 1], s = KEYS[k + 2], d = KEYS[k + 3], m = KEYS[k + 4],
+    expected = ARGV[a], version = ARGV[a + 1], group = ARGV[a + 2],
+    event = ARGV[a + 3],
+  }
+  k, a = k + 4, a + 4
+  if o.event ~= '' then
+    o.e, o.n, o.window = KEYS[k + 1], KEYS[k + 2], ARGV[a]
+    k, a = k + 2, a + 1
+  end
+  o.writes, o.first = tonumber(ARGV[a]), a + 1
+  a = a + 1 + 3 * o.writes
+  for i = o.first + 1, a - 1, 3 do  -- state "" deletes, a definition id is set
+    if ARGV[i] == '' or ARGV[i + 1] ~= '' then
+      o.ids = true
+    end
+  end
+  ops[op] = o
 end
-if current ~= ARGV[1] then
-  return {0, current, redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3])}
+if KEYS[k + 1] then
+  index = KEYS[k + 1]
 end
-local n = tonumber(ARGV[5])
-if n > 0 then
-  local version = ARGV[2]
-  for i = 0, n - 1 do
-    local name, state, def = ARGV[6 + 3 * i], ARGV[7 + 3 * i], ARGV[8 + 3 * i]
-    if state == '' then
-      redis.call('HDEL', KEYS[2], name)
-      redis.call('HDEL', KEYS[3], name)
-    else
-      redis.call('HSET', KEYS[2], name, state)
-      if def ~= '' then
-        redis.call('HSET', KEYS[3], name, def)
+
+-- Pass 1: read and check; nothing is written.
+for op, o in ipairs(ops) do
+  local reply = nil
+  if o.event ~= '' then
+    if foreign(redis.call('TYPE', o.e)['ok'], 'zset')
+      or foreign(redis.call('TYPE', o.n)['ok'], 'string') then
+      reply = {-1, 'WRONGTYPE foreign data in the event keys of this group'}
+    elseif redis.call('ZSCORE', o.e, o.event) then
+      reply = {2}
+    end
+  end
+  if not reply then
+    local current = redis.pcall('GET', o.v)
+    if type(current) == 'table' and current.err then
+      reply = {-1, current.err}
+    elseif not current then
+      reply = {0}
+    elseif current ~= o.expected then
+      local states = redis.pcall('HGETALL', o.s)
+      local ids = redis.pcall('HGETALL', o.d)
+      if states.err or ids.err then
+        reply = {-1, states.err or ids.err}
+      else
+        reply = {0, current, states, ids}
       end
     end
-    redis.call('HSET', KEYS[5], name, version)
   end
-  redis.call('SET', KEYS[1], version)
-  if KEYS[7] then
-    redis.call('ZINCRBY', KEYS[7], 1, ARGV[#ARGV])
+  if not reply and o.writes > 0 then
+    -- Keys this op writes must hold what dictrack wrote. The states hash is
+    -- checked by the op's first write (an HSET or HDEL fails whole).
+    local marks = redis.call('TYPE', o.m)['ok']
+    o.unmarked = marks == 'none'
+    if foreign(marks, 'hash')
+      or (o.ids and foreign(redis.call('TYPE', o.d)['ok'], 'hash')) then
+      reply = {-1, 'WRONGTYPE foreign data in a key of this group'}
+    elseif o.unmarked and index and not index_checked then
+      index_checked = true
+      if foreign(redis.call('TYPE', index)['ok'], 'zset') then
+        return redis.error_reply('WRONGTYPE foreign data in the dirty index')
+      end
+    end
+  end
+  replies[op] = reply
+end
+
+-- Pass 2: write.
+local function write(o)
+  local sets, dels, defs, marks = {}, {}, {}, {}
+  for i = o.first, o.first + 3 * (o.writes - 1), 3 do
+    local name, state, def = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+    if state == '' then
+      dels[#dels + 1] = name
+    else
+      sets[#sets + 1] = name
+      sets[#sets + 1] = state
+      if def ~= '' then
+        defs[#defs + 1] = name
+        defs[#defs + 1] = def
+      end
+    end
+    marks[#marks + 1] = name
+    marks[#marks + 1] = o.version
+  end
+  -- The first write checks the states hash: a foreign one refuses the op
+  -- before anything of it is written.
+  local command, flat = 'HSET', sets
+  if #sets == 0 then
+    command, flat = 'HDEL', dels
+  end
+  local done = redis.pcall(command, o.s, unpack(flat, 1, math.min(#flat, 1000)))
+  if type(done) == 'table' and done.err then
+    return {-1, done.err}
+  end
+  in_chunks(command, o.s, flat, 1001)
+  if command == 'HSET' then
+    in_chunks('HDEL', o.s, dels, 1)
+  end
+  in_chunks('HDEL', o.d, dels, 1)
+  in_chunks('HSET', o.d, defs, 1)
+  in_chunks('HSET', o.m, marks, 1)
+  redis.call('SET', o.v, o.version)
+  -- The index entry's score grows whenever the group gets its first mark,
+  -- so a flush that read an older score never drops it (see unindex.lua).
+  if index and o.unmarked then
+    redis.call('ZINCRBY', index, 1, o.group)
+  end
+  return nil
+end
+
+for op, o in ipairs(ops) do
+  if not replies[op] then
+    if o.writes > 0 then
+      replies[op] = write(o)
+    end
+    if not replies[op] and o.event ~= '' then
+      local seq = redis.call('INCR', o.n)
+      redis.call('ZADD', o.e, seq, o.event)
+      local extra = redis.call('ZCARD', o.e) - tonumber(o.window)
+      if extra > 0 then
+        redis.call('ZPOPMIN', o.e, extra)
+      end
+    end
+    replies[op] = replies[op] or {1}
   end
 end
-if event_id ~= '' then
-  local seq = redis.call('INCR', KEYS[6])
-  redis.call('ZADD', KEYS[4], seq, event_id)
-  local extra = redis.call('ZCARD', KEYS[4]) - tonumber(ARGV[4])
-  if extra > 0 then
-    redis.call('ZPOPMIN', KEYS[4], extra)
-  end
-end
-return {1}
+return replies
