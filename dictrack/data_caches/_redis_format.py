@@ -45,7 +45,15 @@ _COMPACT = json.JSONEncoder(separators=(",", ":"))
 def state_value(record: TrackerRecord) -> str:
     """A record's hash value: ``version|expire_at|state``."""
     expire = "" if record.expire_at is None else repr(record.expire_at)
-    return f"{record.version}|{expire}|{_COMPACT.encode(record.state)}"
+    state = record.state
+    if len(state) == 3:  # the usual state: its JSON without the encoder
+        v, progress, stage = state.get("v"), state.get("progress"), state.get("stage")
+        if type(v) is int and type(progress) is int and type(stage) is int:
+            return (
+                f'{record.version}|{expire}|{{"v":{v},"progress":{progress},'
+                f'"stage":{stage}}}'
+            )
+    return f"{record.version}|{expire}|{_COMPACT.encode(state)}"
 
 
 class Definitions:
