@@ -14,11 +14,18 @@ T = TypeVar("T")
 class SchemeRegistry(Generic[T]):
     """A plain dict from URL scheme to ``"module:Class"``, imported on demand."""
 
-    def __init__(self, kind: str, base: type, schemes: dict[str, str]) -> None:
+    def __init__(
+        self,
+        kind: str,
+        base: type,
+        schemes: dict[str, str],
+        extras: dict[str, str] | None = None,
+    ) -> None:
         self._kind = kind
         self._base = base
         self._schemes = dict(schemes)
-        self._extras: dict[str, str] = {}
+        #: scheme -> the pip extra with its driver (default: the scheme's name)
+        self._extras: dict[str, str] = dict(extras or {})
 
     def register(self, scheme: str, target: str, extra: str | None = None) -> None:
         """Map ``scheme`` to ``"package.module:ClassName"``.

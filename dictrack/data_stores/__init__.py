@@ -16,7 +16,12 @@ __all__ = ["BaseDataStore", "Deletes", "Upserts", "from_url", "register_scheme"]
 _REGISTRY: SchemeRegistry[BaseDataStore] = SchemeRegistry(
     "data store",
     BaseDataStore,
-    {"sqlite": "dictrack.data_stores.sqlite:SQLiteDataStore"},
+    {
+        "sqlite": "dictrack.data_stores.sqlite:SQLiteDataStore",
+        "mongodb": "dictrack.data_stores.mongodb:MongoDBDataStore",
+        "mongodb+srv": "dictrack.data_stores.mongodb:MongoDBDataStore",
+    },
+    {"mongodb+srv": "mongodb"},
 )
 
 

@@ -3,7 +3,9 @@
 A store keeps one readable row or document per tracker
 (:class:`~dictrack.records.TrackerRecord` plus its group id). Upserts are
 *versioned*: a record replaces the stored one only if its version is higher,
-so a late or repeated write never rolls a tracker back.
+so a late or repeated write never rolls a tracker back. Deleting one tracker at
+a version leaves a *tombstone* at that version for a while (the store's
+``tombstone_ttl``), so a late write of an older version cannot bring it back.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from dictrack.records import TrackerRecord
 #: ``(group_id, record)`` pairs to upsert.
 Upserts = Sequence[tuple[str, TrackerRecord]]
 #: ``(group_id, name, version)`` to delete: a None name means the whole group;
-#: a row is deleted only if its version is at most ``version`` (None: any), so a
-#: late delete never removes a tracker that was added again afterwards.
+#: a row is deleted only if its version is at most ``version`` (None: any, and
+#: no tombstone), so a late delete never removes a tracker that was added again
+#: afterwards.
 Deletes = Sequence[tuple[str, "str | None", "int | None"]]
 
 
@@ -50,6 +53,22 @@ class BaseDataStore(ABC):
     @abstractmethod
     def flush_all(self) -> None:
         """Delete every tracker of every group."""
+
+    @abstractmethod
+    def expired(self, now: float, limit: int = 1000) -> list[tuple[str, str]]:
+        """Return up to ``limit`` ``(group_id, name)`` of live trackers whose
+        ``expire_at`` is at or before ``now``.
+
+        :raises BackendError: if the backend cannot be read.
+        """
+
+    @abstractmethod
+    def purge_expired(self, now: float) -> int:
+        """Delete what expired by ``now`` (trackers and old tombstones); return
+        how many rows or documents went.
+
+        :raises BackendError: if the write failed.
+        """
 
     def check(self) -> bool:
         """Return whether the backend is reachable (never raises)."""

@@ -20,8 +20,8 @@ from dictrack.records import TrackerRecord
 
 logger = logging.getLogger(__name__)
 
-#: Schema of the table, kept in ``PRAGMA user_version``.
-SCHEMA = 1
+#: Schema of the table, kept in ``PRAGMA user_version``. 2 added tombstones.
+SCHEMA = 2
 MEMORY = ":memory:"
 
 _CREATE = """
@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS {table} (
     completed  INTEGER NOT NULL DEFAULT 0,
     updated_at REAL    NOT NULL,
     expire_at  REAL,
+    deleted    INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (group_id, name)
 );
 CREATE INDEX IF NOT EXISTS {table}_expire_at ON {table} (expire_at)
@@ -50,8 +51,20 @@ ON CONFLICT (group_id, name) DO UPDATE SET
     type = excluded.type, definition = excluded.definition,
     state = excluded.state, version = excluded.version,
     completed = excluded.completed, updated_at = excluded.updated_at,
-    expire_at = excluded.expire_at
+    expire_at = excluded.expire_at, deleted = 0
 WHERE excluded.version > {table}.version
+"""
+
+# A deleted tracker keeps its row as a tombstone until ``expire_at``.
+_TOMBSTONE = """
+INSERT INTO {table}
+    (group_id, name, type, definition, state, version, updated_at, expire_at,
+     deleted)
+VALUES (?, ?, '', '{{}}', '{{}}', ?, ?, ?, 1)
+ON CONFLICT (group_id, name) DO UPDATE SET
+    version = excluded.version, updated_at = excluded.updated_at,
+    expire_at = excluded.expire_at, deleted = 1
+WHERE excluded.version >= {table}.version
 """
 
 
@@ -59,13 +72,15 @@ class SQLiteDataStore(BaseDataStore):
     """Store trackers as readable rows of one SQLite table.
 
     Each row holds ``group_id, name, type, definition (JSON), state (JSON),
-    version, completed, updated_at, expire_at`` (epoch seconds), so an operator
-    can query it with the ``sqlite3`` shell. Safe under threads; a file may be
-    shared by processes (SQLite locks it; WAL journal).
+    version, completed, updated_at, expire_at`` (epoch seconds) and
+    ``deleted`` (1 for a tombstone), so an operator can query it with the
+    ``sqlite3`` shell. Safe under threads; a file may be shared by processes
+    (SQLite locks it; WAL journal). A file of schema 1 is upgraded in place.
 
     :param path: the database file (created with its folders), or ``":memory:"``.
     :param table: the table name.
     :param timeout: seconds to wait for another process's lock.
+    :param tombstone_ttl: seconds a deleted tracker's tombstone is kept.
     :raises ConfigurationError: if the file is not a SQLite database, or holds
         a newer schema.
     """
@@ -76,13 +91,23 @@ class SQLiteDataStore(BaseDataStore):
         *,
         table: str = "trackers",
         timeout: float = 30.0,
+        tombstone_ttl: float = 7 * 24 * 3600,
     ) -> None:
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"`path` must be a str or path, got {type(path).__name__}")
         if not isinstance(table, str) or not table.isidentifier():
             raise ValueError(f"`table` must be a plain identifier, got {table!r}")
+        if isinstance(tombstone_ttl, bool) or not isinstance(
+            tombstone_ttl, (int, float)
+        ):
+            raise TypeError(f"`tombstone_ttl` must be seconds, got {tombstone_ttl!r}")
+        if not tombstone_ttl > 0 or tombstone_ttl == float("inf"):
+            raise ValueError(
+                f"`tombstone_ttl` must be positive seconds, got {tombstone_ttl!r}"
+            )
         self.path = os.fspath(path)
         self.table = table
+        self.tombstone_ttl = float(tombstone_ttl)
         self._lock = threading.Lock()
         if self.path != MEMORY:
             Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -128,6 +153,14 @@ class SQLiteDataStore(BaseDataStore):
             if self.path != MEMORY:
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=NORMAL")
+            columns = {
+                row[1] for row in self._conn.execute(f"PRAGMA table_info({self.table})")
+            }
+            if columns and "deleted" not in columns:  # schema 1: no tombstones
+                self._conn.execute(
+                    f"ALTER TABLE {self.table} "
+                    "ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0"
+                )
             self._conn.executescript(_CREATE.format(table=self.table))
             self._conn.execute(f"PRAGMA user_version = {SCHEMA}")
 
@@ -152,7 +185,7 @@ class SQLiteDataStore(BaseDataStore):
             with self._lock:
                 rows = self._conn.execute(
                     f"SELECT name, definition, state, version, expire_at FROM "
-                    f"{self.table} WHERE group_id = ? ORDER BY rowid",
+                    f"{self.table} WHERE group_id = ? AND NOT deleted ORDER BY rowid",
                     (group_id,),
                 ).fetchall()
         except sqlite3.Error as exc:
@@ -197,22 +230,28 @@ class SQLiteDataStore(BaseDataStore):
             for group_id, r in upserts
         ]
         cap = 2**62  # "any version"
-        names = [
-            (g, n, cap if v is None else v) for g, n, v in deletes if n is not None
-        ]
+        hard = [(g, n, cap) for g, n, v in deletes if n is not None and v is None]
         groups = [(g, cap if v is None else v) for g, n, v in deletes if n is None]
+        until = now + self.tombstone_ttl
+        tombstones = [
+            (g, n, v, now, until)
+            for g, n, v in deletes
+            if n is not None and v is not None
+        ]
         with self._transaction("write") as conn:
             if groups:
                 conn.executemany(
                     f"DELETE FROM {self.table} WHERE group_id = ? AND version <= ?",
                     groups,
                 )
-            if names:
+            if hard:
                 conn.executemany(
                     f"DELETE FROM {self.table} WHERE group_id = ? AND name = ? "
                     "AND version <= ?",
-                    names,
+                    hard,
                 )
+            if tombstones:
+                conn.executemany(_TOMBSTONE.format(table=self.table), tombstones)
             if rows:
                 conn.executemany(_UPSERT.format(table=self.table), rows)
 
@@ -220,11 +259,32 @@ class SQLiteDataStore(BaseDataStore):
         with self._transaction("flush") as conn:
             conn.execute(f"DELETE FROM {self.table}")
 
+    def expired(self, now: float, limit: int = 1000) -> list[tuple[str, str]]:
+        try:
+            with self._lock:
+                rows = self._conn.execute(
+                    f"SELECT group_id, name FROM {self.table} WHERE expire_at <= ? "
+                    "AND NOT deleted LIMIT ?",
+                    (now, limit),
+                ).fetchall()
+        except sqlite3.Error as exc:
+            raise BackendError(f"SQLite read failed on {self.path!r}: {exc}") from exc
+        return [(g, n) for g, n in rows]
+
+    def purge_expired(self, now: float) -> int:
+        with self._transaction("purge") as conn:
+            cursor = conn.execute(
+                f"DELETE FROM {self.table} WHERE expire_at <= ?", (now,)
+            )
+            return int(cursor.rowcount)
+
     def count(self) -> int:
-        """Return how many trackers are stored (all groups)."""
+        """Return how many live trackers are stored (all groups)."""
         with self._lock:
             return int(
-                self._conn.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0]
+                self._conn.execute(
+                    f"SELECT COUNT(*) FROM {self.table} WHERE NOT deleted"
+                ).fetchone()[0]
             )
 
     def check(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from dictrack.records import TrackerRecord
 
@@ -24,7 +25,7 @@ def test_unknown_group_is_empty(data_store):
 
 
 def test_round_trip_keeps_every_field(data_store):
-    record = rec("a", 4, 2, expire_at=1_900_000_000.5)
+    record = rec("a", 4, 2, expire_at=4_000_000_000.5)
     data_store.write([("g", record)])
     assert data_store.load_group("g") == [record]
 
@@ -102,3 +103,76 @@ def test_unicode_and_nested_values(data_store):
 
 def test_check_is_true_when_up(data_store):
     assert data_store.check() is True
+
+
+def test_a_deleted_tracker_is_not_revived_by_an_older_write(data_store):
+    data_store.write([("g", rec("a", 3))])
+    data_store.write(deletes=[("g", "a", 5)])
+    data_store.write([("g", rec("a", 4, progress=4))])  # late, older than the delete
+    assert data_store.load_group("g") == []
+    data_store.write([("g", rec("a", 6, progress=6))])  # added again afterwards
+    assert data_store.load_group("g") == [rec("a", 6, progress=6)]
+
+
+def test_a_delete_of_a_never_stored_tracker_still_blocks_older_writes(data_store):
+    data_store.write(deletes=[("g", "a", 5)])
+    data_store.write([("g", rec("a", 5))])
+    assert data_store.load_group("g") == []
+
+
+def test_delete_without_version_removes_any_version(data_store):
+    data_store.write([("g", rec("a", 9))])
+    data_store.write(deletes=[("g", "a", None)])
+    data_store.write([("g", rec("a", 1))])
+    assert data_store.load_group("g") == [rec("a", 1)]
+
+
+def test_whole_group_delete_respects_the_version_cap(data_store):
+    data_store.write([("g", rec("a", 3)), ("g", rec("b", 8))])
+    data_store.write(deletes=[("g", None, 5)])
+    assert [r.name for r in data_store.load_group("g")] == ["b"]
+
+
+# Deadlines lie in the real future: a MongoDB TTL index removes documents
+# whose date has passed by the wall clock, whatever ``now`` a test passes.
+SOON = time.time() + 86_400
+
+
+def test_expired_lists_live_trackers_past_their_deadline(data_store):
+    data_store.write(
+        [
+            ("g", rec("old", 1, expire_at=SOON + 1_000.0)),
+            ("g", rec("new", 1, expire_at=SOON + 5_000.0)),
+            ("h", rec("never", 1)),
+            ("h", rec("old", 1, expire_at=SOON + 999.5)),
+        ]
+    )
+    later = SOON + 2_000.0
+    assert sorted(data_store.expired(later)) == [("g", "old"), ("h", "old")]
+    assert len(data_store.expired(later, limit=1)) == 1
+    assert data_store.expired(SOON) == []
+
+
+def test_purge_expired_removes_expired_trackers_and_old_tombstones(data_store):
+    data_store.write(
+        [("g", rec("old", 1, expire_at=SOON + 1_000.0)), ("g", rec("keep", 1))]
+    )
+    assert data_store.purge_expired(SOON + 2_000.0) == 1
+    assert [r.name for r in data_store.load_group("g")] == ["keep"]
+    data_store.write(deletes=[("g", "keep", 2)])
+    far = 4_102_444_800.0  # 2100: past any tombstone's time to live
+    assert data_store.purge_expired(far) == 1
+    data_store.write([("g", rec("keep", 1))])  # the tombstone is gone
+    assert [r.name for r in data_store.load_group("g")] == ["keep"]
+
+
+def test_large_and_special_values_round_trip(data_store):
+    record = TrackerRecord(
+        "x",
+        {"v": 1, "type": "CountTracker", "$tuple": [1, 2], "a.b": {"%25": "%"}},
+        {"v": 1, "progress": 2**70, "neg": -(2**64), "$set": [], "f": 1e300},
+        7,
+        1_900_000_000.25,
+    )
+    data_store.write([("g", record)])
+    assert data_store.load_group("g") == [record]
