@@ -121,3 +121,12 @@ def open_backends(
             f"got {type(data_store).__name__}"
         )
     return data_cache, data_store, owned
+
+
+def seconds(value: object, what: str) -> float:
+    """``value`` as positive finite seconds, or a clear error naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{what} must be seconds (int or float), got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{what} must be positive finite seconds, got {value!r}")
+    return float(value)

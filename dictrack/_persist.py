@@ -1,14 +1,17 @@
 """Write-behind from the data cache to the data store.
 
 Changes land in the cache with dirty marks; :meth:`WriteBehind.persist` reads
-the marks, writes every marked tracker to the store in one batch of versioned
-writes, and only then clears the marks it stored (a mark of a newer change
-stays). If the store fails, or the process dies, the marks are still there, and
-a group with marks is never evicted: nothing is lost. Changes made through the
-manager's admin calls (add, update, remove, reset) are also written through at
-once. Store writes of one manager are serialised, so they land in order.
-Pending changes are persisted when the manager is closed, garbage-collected, or
-the interpreter exits.
+the marks, writes the marked trackers to the store in batches of versioned
+writes, and after each batch clears the marks it stored (a mark of a newer
+change stays). If the store fails, or the process dies, the marks are still
+there (in Redis, for every process to see), and a group with marks is never
+evicted: nothing is lost. Changes made through the manager's admin calls (add,
+update, remove, reset) are also written through at once. Store writes of one
+manager are serialised, so they land in order.
+
+The manager's job runner calls :meth:`persist` every ``flush_interval``
+seconds; pending changes are also persisted when the manager is closed,
+garbage-collected, or the interpreter exits.
 """
 
 from __future__ import annotations
@@ -16,14 +19,21 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
-from dictrack.data_caches.base import BaseDataCache
+from dictrack.data_caches.base import BaseDataCache, DirtyMarks
 from dictrack.data_stores.base import BaseDataStore, Deletes, Upserts
-from dictrack.errors import BackendError, DeserializationError
+from dictrack.errors import BackendError, DeserializationError, StoreWriteError
 from dictrack.records import TrackerRecord
 
+if TYPE_CHECKING:
+    from dictrack.jobs.runner import JobRunner
+
 logger = logging.getLogger(__name__)
+
+#: Trackers per store write when persisting a backlog.
+BATCH_SIZE = 5_000
 
 
 class WriteBehind:
@@ -37,6 +47,8 @@ class WriteBehind:
         self.closed = False
         #: which backends close() closes: "cache", "store" (those built by us)
         self.owned: tuple[str, ...] = ()
+        #: the manager's job runner, stopped before the final persist
+        self.runner: JobRunner | None = None
         self._lock = threading.Lock()  # one store writer at a time, in order
         # Runs at most once: on close(), when ``owner`` is collected, or at exit.
         self._finalizer = weakref.finalize(owner, self._final_persist)
@@ -56,7 +68,7 @@ class WriteBehind:
         except BackendError:
             logger.warning(
                 "store write failed for group %r; the change is kept in the cache "
-                "and retried by persist()",
+                "and written by the next flush",
                 group_id,
                 exc_info=True,
             )
@@ -66,48 +78,75 @@ class WriteBehind:
         with self._lock:
             self._store.write(deletes=[(group_id, None, version)])
 
-    def persist(self) -> int:
+    def persist(
+        self,
+        batch_size: int = BATCH_SIZE,
+        on_batch: Callable[[int], object] | None = None,
+    ) -> int:
         """Store every dirty tracker; return how many records were written.
 
-        :raises BackendError: if the store failed (the marks stay for a retry).
+        :param batch_size: trackers per store write (groups are not split).
+        :param on_batch: called with the count after each stored batch.
+        :raises StoreWriteError: if the store failed; what was stored before
+            stays stored, the rest stays marked for a retry.
+        :raises BackendError: if the cache failed.
         """
         with self._lock:
             marks = self._cache.dirty()
-            if not marks:
-                return 0
-            upserts: list[tuple[str, TrackerRecord]] = []
-            deletes: list[tuple[str, str | None, int | None]] = []
-            stored: dict[str, dict[str, int]] = {}
-            for group_id, names in marks.items():
-                try:
-                    snapshot = self._cache.load(group_id)
-                except DeserializationError:  # one bad group must not stop all
-                    logger.exception("group %r cannot be read; not stored", group_id)
-                    continue
-                if snapshot is None:  # unreachable: marked groups stay cached
-                    continue
-                stored[group_id] = names
-                for name, version in names.items():
-                    record = snapshot.records.get(name)
-                    if record is None:
-                        deletes.append((group_id, name, version))
-                    else:
-                        upserts.append((group_id, record))
+            total = 0
+            for batch in _batches(marks, batch_size):
+                total += self._store_batch(batch)
+                if on_batch is not None:
+                    on_batch(total)
+            return total
+
+    def _store_batch(self, marks: DirtyMarks) -> int:
+        upserts: list[tuple[str, TrackerRecord]] = []
+        deletes: list[tuple[str, str | None, int | None]] = []
+        stored: dict[str, dict[str, int]] = {}
+        for group_id, names in marks.items():
+            try:
+                snapshot = self._cache.load(group_id)
+            except DeserializationError:  # one bad group must not stop all
+                logger.exception("group %r cannot be read; not stored", group_id)
+                continue
+            if snapshot is None:  # unreachable: marked groups stay cached
+                continue
+            stored[group_id] = names
+            for name, version in names.items():
+                record = snapshot.records.get(name)
+                if record is None:
+                    deletes.append((group_id, name, version))
+                else:
+                    upserts.append((group_id, record))
+        try:
             self._store.write(upserts, deletes)
-            for group_id, names in stored.items():
-                self._cache.mark_clean(group_id, names)
-            return len(upserts) + len(deletes)
+        except BackendError as exc:
+            raise StoreWriteError(
+                f"storing {len(upserts) + len(deletes)} trackers failed: {exc}; "
+                "they stay in the cache and are written by the next flush"
+            ) from exc
+        for group_id, names in stored.items():
+            self._cache.mark_clean(group_id, names)
+        return len(upserts) + len(deletes)
+
+    def _stop_runner(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
 
     def _final_persist(self) -> None:
         try:
+            self._stop_runner()
             self.persist()
         except Exception:
             logger.exception("could not persist pending dictrack changes at exit")
 
     def close(self) -> None:
-        """Persist, then close the owned backends; raises if the persist fails."""
+        """Stop the jobs, persist, then close the owned backends; raises if the
+        persist fails (then nothing is closed and close() may be called again)."""
         if self.closed:
             return
+        self._stop_runner()
         self.persist()
         self._finalizer.detach()
         self.closed = True
@@ -115,3 +154,19 @@ class WriteBehind:
             self._cache.close()
         if "store" in self.owned:
             self._store.close()
+
+
+def _batches(marks: DirtyMarks, size: int) -> list[DirtyMarks]:
+    """Split marks into batches of about ``size`` trackers, whole groups each."""
+    batches: list[DirtyMarks] = []
+    batch: DirtyMarks = {}
+    count = 0
+    for group_id, names in marks.items():
+        if batch and count + len(names) > size:
+            batches.append(batch)
+            batch, count = {}, 0
+        batch[group_id] = names
+        count += len(names)
+    if batch:
+        batches.append(batch)
+    return batches

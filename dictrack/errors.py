@@ -27,6 +27,11 @@ class StoreLoadError(BackendError):
     """A group missing from the cache could not be loaded from the store."""
 
 
+class StoreWriteError(BackendError):
+    """The store refused a write; the changes stay marked in the cache and are
+    written by a later flush."""
+
+
 class ConflictError(DictrackError):
     """A group kept changing under a compare-and-set write, past the retry limit."""
 

@@ -21,6 +21,7 @@ from dictrack._args import (
     default_store_path,
     expiry,
     open_backends,
+    seconds,
 )
 from dictrack._engine import Changes, Engine
 from dictrack._group import GroupView
@@ -33,7 +34,9 @@ from dictrack.events import (
     ListenerRegistry,
     TrackerEvent,
 )
+from dictrack.jobs import JobRunner, durability_jobs
 from dictrack.results import TrackResult
+from dictrack.status import StoreStatusProvider
 from dictrack.trackers.base import BaseTracker, check_policy
 from dictrack.typing import EventData, JSONDict, Listener
 
@@ -51,6 +54,12 @@ class TrackingManager:
         URL (``"sqlite:///dictrack.db"``); default: SQLite at
         :func:`default_store_path`.
     :param max_retries: compare-and-set attempts before :class:`ConflictError`.
+    :param flush_interval: seconds within which a change reaches the store.
+    :param expire_interval: seconds between removals of expired trackers.
+    :param run_jobs: start the job runner (flush, expiry, eviction) on a
+        thread of this process; False leaves the jobs to a ``dictrack worker``
+        process (changes still reach the store on :meth:`persist` and
+        :meth:`close`).
     """
 
     def __init__(
@@ -59,7 +68,14 @@ class TrackingManager:
         data_store: BaseDataStore | str | None = None,
         *,
         max_retries: int = 256,
+        flush_interval: float = 1.0,
+        expire_interval: float = 60.0,
+        run_jobs: bool = True,
     ) -> None:
+        flush_interval = seconds(flush_interval, "`flush_interval`")
+        expire_interval = seconds(expire_interval, "`expire_interval`")
+        if not isinstance(run_jobs, bool):
+            raise TypeError(f"`run_jobs` must be a bool, got {run_jobs!r}")
         cache, store, owned = open_backends(data_cache, data_store)
         if isinstance(max_retries, bool) or not isinstance(max_retries, int):
             raise TypeError(f"`max_retries` must be an int, got {max_retries!r}")
@@ -72,6 +88,21 @@ class TrackingManager:
         self._listeners = ListenerRegistry()
         self._engine = Engine(cache, store, self._listeners, max_retries, self)
         self._engine.write_behind.owned = tuple(owned)
+        #: the store's health, as the flush job sees it (see :mod:`dictrack.status`)
+        self.store_status = StoreStatusProvider()
+        #: the background jobs: ``start()``, ``stop()``, ``is_alive()``
+        self.jobs = JobRunner(
+            cache,
+            durability_jobs(
+                self._engine,
+                self.store_status,
+                flush_interval=flush_interval,
+                expire_interval=expire_interval,
+            ),
+        )
+        self._engine.write_behind.runner = self.jobs
+        if run_jobs:
+            self.jobs.start()
 
     # -- listeners ----------------------------------------------------------
 
@@ -361,9 +392,9 @@ class TrackingManager:
         self._engine.views.clear()
 
     def close(self) -> None:
-        """Persist pending changes, then close the backends this manager built
-        (from URLs or defaults; backends passed in stay open). Idempotent; the
-        manager refuses further calls.
+        """Stop the jobs, persist pending changes, then close the backends this
+        manager built (from URLs or defaults; backends passed in stay open).
+        Idempotent; the manager refuses further calls.
 
         :raises BackendError: if the final persist failed (nothing is closed).
         """

@@ -124,6 +124,38 @@ def _sqlite_memory(tmp_path) -> BaseDataStore:
     return SQLiteDataStore(":memory:")
 
 
+_MONGOMOCK_CLIENTS: dict[str, object] = {}
+
+
+def _mongomock_store(tmp_path) -> BaseDataStore:
+    import mongomock
+
+    from dictrack.data_stores.mongodb import MongoDBDataStore
+
+    client = _MONGOMOCK_CLIENTS.setdefault(
+        str(tmp_path), mongomock.MongoClient(tz_aware=True)
+    )
+    return MongoDBDataStore(client=client, database="dictrack_test")
+
+
+MONGODB_URI = os.environ.get("DICTRACK_TEST_MONGODB_URI")
+
+
+def _mongodb_store(tmp_path) -> BaseDataStore:
+    """A real server; each test gets its own collection, dropped afterwards."""
+    import pymongo
+
+    from dictrack.data_stores.mongodb import MongoDBDataStore
+
+    assert MONGODB_URI
+    client: pymongo.MongoClient = pymongo.MongoClient(
+        MONGODB_URI, tz_aware=True, serverSelectionTimeoutMS=3000
+    )
+    return MongoDBDataStore(
+        client=client, database="dictrack_test", collection=_prefix(tmp_path)
+    )
+
+
 CACHE_PARAMS = [
     pytest.param(_memory_cache, id="memory"),
     pytest.param(_redis_cache, id="redis", marks=pytest.mark.redis),
@@ -133,7 +165,16 @@ CACHE_PARAMS = [
 STORE_PARAMS = [
     pytest.param(_sqlite_file, id="sqlite-file"),
     pytest.param(_sqlite_memory, id="sqlite-memory"),
+    pytest.param(_mongomock_store, id="mongomock", marks=pytest.mark.mongodb),
 ]
+if MONGODB_URI:  # no MongoDB server package on the CI machines: opt-in
+    STORE_PARAMS.append(
+        pytest.param(
+            _mongodb_store,
+            id="mongodb",
+            marks=[pytest.mark.mongodb, pytest.mark.mongodb_real],
+        )
+    )
 
 
 @pytest.fixture(params=CACHE_PARAMS)
@@ -160,12 +201,23 @@ def _cleanup(cache: BaseDataCache) -> None:
 def data_store(request, tmp_path) -> Iterator[BaseDataStore]:
     store = request.param(tmp_path)
     yield store
+    if request.param is _mongodb_store:
+        store.collection.drop()
+        store.client.close()
     store.close()
 
 
 @pytest.fixture
 def manager(data_cache, data_store) -> Iterator[TrackingManager]:
+    """A manager as applications get it: its job runner flushes every second."""
     with TrackingManager(data_cache, data_store) as mgr:
+        yield mgr
+
+
+@pytest.fixture
+def manual_manager(data_cache, data_store) -> Iterator[TrackingManager]:
+    """A manager without jobs: changes reach the store only on persist()."""
+    with TrackingManager(data_cache, data_store, run_jobs=False) as mgr:
         yield mgr
 
 

@@ -13,6 +13,7 @@ Caches never evaluate conditions and never unpickle anything.
 from __future__ import annotations
 
 import enum
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
@@ -62,6 +63,9 @@ class CASOp(NamedTuple):
     expected_version: int
     writes: Mapping[str, TrackerRecord | None]
     event_id: str | None = None
+
+
+_LEASE_LOCK = threading.Lock()
 
 
 class BaseDataCache(ABC):
@@ -166,6 +170,42 @@ class BaseDataCache(ABC):
     @abstractmethod
     def flush_all(self) -> None:
         """Delete every group, mark and remembered event id."""
+
+    def evict_stale(self) -> int:
+        """Evict clean groups idle for ``stale_threshold`` seconds; return how many.
+
+        Called by the manager's job runner every ``check_interval`` seconds. A
+        cache that expires idle clean groups by itself (Redis: a group gets a
+        time to live once it is stored, and loses it when it changes again)
+        does nothing here and returns 0.
+        """
+        return 0
+
+    def acquire_lease(self, name: str, owner: str, ttl: float) -> bool:
+        """Take the lease ``name`` for ``owner`` for ``ttl`` seconds, or renew
+        it if ``owner`` holds it; return whether ``owner`` holds it now.
+
+        The default keeps leases in this process, which is right for a cache
+        that lives in one process; a cache shared by processes overrides it.
+        """
+        now = time.monotonic()
+        with _LEASE_LOCK:
+            leases = self.__dict__.setdefault("_leases", {})
+            holder = leases.get(name)
+            if holder is not None and holder[0] != owner and holder[1] > now:
+                return False
+            leases[name] = (owner, now + ttl)
+            return True
+
+    def release_lease(self, name: str, owner: str) -> bool:
+        """Give the lease up if ``owner`` holds it; return whether it did."""
+        with _LEASE_LOCK:
+            leases = self.__dict__.get("_leases", {})
+            holder = leases.get(name)
+            if holder is None or holder[0] != owner:
+                return False
+            del leases[name]
+            return True
 
     def check(self) -> bool:
         """Return whether the backend is reachable (never raises)."""

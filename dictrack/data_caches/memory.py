@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from dictrack._args import seconds
 from dictrack.data_caches.base import (
     ApplyStatus,
     BaseDataCache,
@@ -20,12 +22,13 @@ logger = logging.getLogger(__name__)
 
 
 class _Group:
-    __slots__ = ("records", "seen", "version")
+    __slots__ = ("records", "seen", "used", "version")
 
     def __init__(self, version: int, records: dict[str, TrackerRecord]) -> None:
         self.version = version
         self.records = records
         self.seen: dict[str, None] = {}  # insertion-ordered event ids
+        self.used = time.monotonic()  # for evict_stale
 
 
 class MemoryDataCache(BaseDataCache):
@@ -56,8 +59,8 @@ class MemoryDataCache(BaseDataCache):
             raise ValueError("`event_id_window` must be at least 1")
         if scheduler_class is not None:
             logger.debug("scheduler_class is ignored: the job runner does this work")
-        self.check_interval = check_interval
-        self.stale_threshold = stale_threshold
+        self.check_interval = seconds(check_interval, "`check_interval`")
+        self.stale_threshold = seconds(stale_threshold, "`stale_threshold`")
         self._window = event_id_window
         self._groups: dict[str, _Group] = {}
         self._dirty: DirtyMarks = {}
@@ -65,7 +68,10 @@ class MemoryDataCache(BaseDataCache):
 
     def version(self, group_id: str) -> int | None:
         group = self._groups.get(group_id)
-        return None if group is None else group.version
+        if group is None:
+            return None
+        group.used = time.monotonic()
+        return group.version
 
     def load(self, group_id: str) -> GroupSnapshot | None:
         with self._lock:
@@ -101,6 +107,7 @@ class MemoryDataCache(BaseDataCache):
                 return ApplyStatus.DUPLICATE
             if group.version != expected_version:
                 return ApplyStatus.CONFLICT
+            group.used = time.monotonic()
             if writes:
                 version = group.version = expected_version + 1
                 marks = self._dirty.setdefault(group_id, {})
@@ -139,6 +146,21 @@ class MemoryDataCache(BaseDataCache):
             if group_id in self._dirty:
                 return False
             return self._groups.pop(group_id, None) is not None
+
+    def evict_stale(self) -> int:
+        """Evict clean groups not read or changed for ``stale_threshold`` s."""
+        cutoff = time.monotonic() - self.stale_threshold
+        with self._lock:
+            stale = [
+                group_id
+                for group_id, group in self._groups.items()
+                if group.used <= cutoff and group_id not in self._dirty
+            ]
+            for group_id in stale:
+                del self._groups[group_id]
+        if stale:
+            logger.debug("evicted %d stale groups", len(stale))
+        return len(stale)
 
     def flush_all(self) -> None:
         with self._lock:

@@ -48,4 +48,4 @@ def reloaded(data_store: BaseDataStore) -> TrackingManager:
     It is not closed by the caller (closing would close the shared store); it
     only reads, so nothing is left to persist when it is collected.
     """
-    return TrackingManager("memory://", data_store)
+    return TrackingManager("memory://", data_store, run_jobs=False)

@@ -85,7 +85,8 @@ def test_expiry_and_time_windows_survive_a_restart(data_cache, store_url):
 # -- persist() -----------------------------------------------------------------
 
 
-def test_persist_returns_how_many_it_wrote(manager):
+def test_persist_returns_how_many_it_wrote(manual_manager):
+    manager = manual_manager
     manager.add_trackers("g", [wins("a", target=2), bets("b"), wins("c")])
     manager.add_tracker("h", wins("a"))
     assert manager.persist() == 0  # admin changes are written through
@@ -101,7 +102,8 @@ def test_persist_returns_how_many_it_wrote(manager):
     assert progress(fresh, "h") == {"a": 1}
 
 
-def test_a_second_manager_sees_progress_only_from_the_store(manager):
+def test_a_second_manager_sees_progress_only_from_the_store(manual_manager):
+    manager = manual_manager
     manager.add_tracker("g", bets("b"))
     manager.track("g", {**WIN, "bet": 7})
     manager.persist()
@@ -143,8 +145,8 @@ def test_admin_changes_reach_the_store_without_persist(manager, change):
 def twins(cache_factory, data_store):
     """Two managers over ONE cache instance and one store."""
     cache = cache_factory()
-    first = TrackingManager(cache, data_store)
-    second = TrackingManager(cache, data_store)
+    first = TrackingManager(cache, data_store, run_jobs=False)
+    second = TrackingManager(cache, data_store, run_jobs=False)
     yield first, second
     first.close()
     second.close()

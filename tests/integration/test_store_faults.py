@@ -41,6 +41,14 @@ class FlakyStore(BaseDataStore):
         self._guard()
         self.inner.flush_all()
 
+    def expired(self, now: float, limit: int = 1000) -> list[tuple[str, str]]:
+        self._guard()
+        return self.inner.expired(now, limit)
+
+    def purge_expired(self, now: float) -> int:
+        self._guard()
+        return self.inner.purge_expired(now)
+
     def check(self) -> bool:
         return not self.down and self.inner.check()
 
@@ -54,7 +62,7 @@ def flaky(data_store) -> FlakyStore:
 
 
 def test_admin_writes_wait_in_the_cache_while_the_store_is_down(flaky, caplog):
-    manager = TrackingManager(MemoryDataCache(), flaky)
+    manager = TrackingManager(MemoryDataCache(), flaky, run_jobs=False)
     flaky.down = True
     with caplog.at_level(logging.WARNING, logger="dictrack._persist"):
         with pytest.raises(BackendError):  # a cache miss needs the store
@@ -72,12 +80,12 @@ def test_admin_writes_wait_in_the_cache_while_the_store_is_down(flaky, caplog):
     flaky.down = False
     assert manager.persist() == 2  # "wins" progress and the pending "later"
     assert manager.persist() == 0
-    fresh = TrackingManager(MemoryDataCache(), flaky.inner)
+    fresh = TrackingManager(MemoryDataCache(), flaky.inner, run_jobs=False)
     assert progress(fresh, "g") == {"wins": 3, "later": 3}
 
 
 def test_track_reports_not_ok_when_the_group_cannot_be_loaded(flaky, caplog):
-    manager = TrackingManager(MemoryDataCache(), flaky)
+    manager = TrackingManager(MemoryDataCache(), flaky, run_jobs=False)
     flaky.down = True
     with caplog.at_level(logging.ERROR, logger="dictrack.manager"):
         result = manager.track("g", WIN, now=T0)
@@ -86,7 +94,7 @@ def test_track_reports_not_ok_when_the_group_cannot_be_loaded(flaky, caplog):
 
 
 def test_close_keeps_everything_when_the_final_persist_fails(flaky):
-    manager = TrackingManager(MemoryDataCache(), flaky)
+    manager = TrackingManager(MemoryDataCache(), flaky, run_jobs=False)
     manager.add_tracker("g", wins(), now=T0)
     manager.track("g", WIN, now=T0)
     flaky.down = True
@@ -95,20 +103,24 @@ def test_close_keeps_everything_when_the_final_persist_fails(flaky):
     flaky.down = False
     manager.close()  # retried: now it persists and closes
     manager.close()  # idempotent
-    assert progress(TrackingManager(MemoryDataCache(), flaky.inner), "g") == {"wins": 1}
+    assert progress(
+        TrackingManager(MemoryDataCache(), flaky.inner, run_jobs=False), "g"
+    ) == {"wins": 1}
 
 
 def test_a_collected_manager_persists_its_changes(flaky):
-    manager = TrackingManager(MemoryDataCache(), flaky)
+    manager = TrackingManager(MemoryDataCache(), flaky, run_jobs=False)
     manager.add_tracker("g", wins(), now=T0)
     manager.track("g", WIN, now=T0)
     del manager
     gc.collect()
-    assert progress(TrackingManager(MemoryDataCache(), flaky.inner), "g") == {"wins": 1}
+    assert progress(
+        TrackingManager(MemoryDataCache(), flaky.inner, run_jobs=False), "g"
+    ) == {"wins": 1}
 
 
 def test_a_failed_final_persist_is_logged_not_raised(flaky, caplog):
-    manager = TrackingManager(MemoryDataCache(), flaky)
+    manager = TrackingManager(MemoryDataCache(), flaky, run_jobs=False)
     manager.add_tracker("g", wins(), now=T0)
     manager.track("g", WIN, now=T0)
     flaky.down = True
@@ -119,7 +131,7 @@ def test_a_failed_final_persist_is_logged_not_raised(flaky, caplog):
 
 
 def test_removing_a_whole_group_clears_the_store(flaky):
-    manager = TrackingManager(MemoryDataCache(), flaky)
+    manager = TrackingManager(MemoryDataCache(), flaky, run_jobs=False)
     manager.add_trackers("g", [wins("a"), wins("b")], now=T0)
     manager.remove_tracker("g")
     assert flaky.inner.load_group("g") == []

@@ -1,0 +1,13 @@
+"""Background work of a manager: flush, expiry, eviction (see DESIGN.md).
+
+By default a :class:`~dictrack.manager.TrackingManager` runs these jobs on a
+thread of its own (``manager.jobs``); ``TrackingManager(..., run_jobs=False)``
+leaves them to a separate ``dictrack worker`` process.
+"""
+
+from __future__ import annotations
+
+from dictrack.jobs.durability import ExpireJob, FlushJob, durability_jobs
+from dictrack.jobs.runner import Job, JobRunner
+
+__all__ = ["ExpireJob", "FlushJob", "Job", "JobRunner", "durability_jobs"]
