@@ -80,13 +80,15 @@ class WriteBehind:
 
     def persist(
         self,
-        batch_size: int = BATCH_SIZE,
-        on_batch: Callable[[int], object] | None = None,
+        batch_size: int | None = None,
+        on_batch: Callable[[int, int], object] | None = None,
     ) -> int:
         """Store every dirty tracker; return how many records were written.
 
-        :param batch_size: trackers per store write (groups are not split).
-        :param on_batch: called with the count after each stored batch.
+        :param batch_size: trackers per store write (groups are not split);
+            default :data:`BATCH_SIZE`.
+        :param on_batch: called after each stored batch with the number of
+            records written so far and the number of batches left.
         :raises StoreWriteError: if the store failed; what was stored before
             stays stored, the rest stays marked for a retry.
         :raises BackendError: if the cache failed.
@@ -94,10 +96,11 @@ class WriteBehind:
         with self._lock:
             marks = self._cache.dirty()
             total = 0
-            for batch in _batches(marks, batch_size):
+            batches = _batches(marks, batch_size or BATCH_SIZE)
+            for i, batch in enumerate(batches, 1):
                 total += self._store_batch(batch)
                 if on_batch is not None:
-                    on_batch(total)
+                    on_batch(total, len(batches) - i)
             return total
 
     def _store_batch(self, marks: DirtyMarks) -> int:

@@ -51,8 +51,8 @@ class FlushJob:
         self.failures = 0
 
     def __call__(self) -> float | None:
-        def on_batch(_count: int) -> None:
-            if not self.status.status.available:  # writing again, backlog left
+        def on_batch(_written: int, left: int) -> None:
+            if left and not self.status.status.available:  # backlog left
                 self.status.update(available=True, stale=True)
 
         try:

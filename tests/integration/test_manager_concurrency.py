@@ -105,7 +105,11 @@ def _check_totals(manager, managers, expected):
         assert progress(mgr, "g") == expected
     [capped] = manager.get_trackers("g", "capped")
     assert capped.limited
-    assert sum(m.persist() for m in managers) == len(expected)
+    # The job runner may have stored some of it already: what counts is that
+    # after a persist nothing is pending and the store has every event.
+    for mgr in managers:
+        mgr.persist()
+    assert [m.persist() for m in managers] == [0] * len(managers)
     assert progress(reloaded(manager.data_store), "g") == expected
 
 

@@ -8,52 +8,10 @@ import logging
 import pytest
 
 from dictrack.data_caches.memory import MemoryDataCache
-from dictrack.data_stores.base import BaseDataStore
 from dictrack.errors import BackendError
 from dictrack.manager import TrackingManager
-from dictrack.records import TrackerRecord
 
-from ._manager_helpers import T0, WIN, progress, wins
-
-
-class FlakyStore(BaseDataStore):
-    """Wraps a real store; while ``down`` every call fails like a lost server."""
-
-    def __init__(self, inner: BaseDataStore) -> None:
-        self.inner = inner
-        self.down = False
-        self.writes = 0
-
-    def _guard(self) -> None:
-        if self.down:
-            raise BackendError("store unreachable (test)")
-
-    def load_group(self, group_id: str) -> list[TrackerRecord]:
-        self._guard()
-        return self.inner.load_group(group_id)
-
-    def write(self, upserts=(), deletes=()) -> None:
-        self._guard()
-        self.writes += 1
-        self.inner.write(upserts, deletes)
-
-    def flush_all(self) -> None:
-        self._guard()
-        self.inner.flush_all()
-
-    def expired(self, now: float, limit: int = 1000) -> list[tuple[str, str]]:
-        self._guard()
-        return self.inner.expired(now, limit)
-
-    def purge_expired(self, now: float) -> int:
-        self._guard()
-        return self.inner.purge_expired(now)
-
-    def check(self) -> bool:
-        return not self.down and self.inner.check()
-
-    def close(self) -> None:
-        """The inner store is the fixture's to close."""
+from ._manager_helpers import T0, WIN, FlakyStore, progress, wins
 
 
 @pytest.fixture
