@@ -11,7 +11,13 @@ every key of a group lives on one slot and one script can touch them all):
 ``P:{g}:m``                 dirty marks: tracker name -> version to store
 ``P:def:<id>``              a definition (JSON), shared by every group using it
 ``P:dirty``                 groups with dirty marks (zset, see ``unindex.lua``)
+``P:lease:<name>``          a job's lease: the id of the runner holding it
 ==========================  ====================================================
+
+A group whose changes are all in the store gets a time to live of
+``stale_threshold`` seconds (``mark_clean.lua``); its next change removes it
+(``apply.lua``). So idle groups leave Redis by themselves, and data that is not
+yet stored never expires.
 
 A definition id is a hash of the definition's canonical JSON, so identical
 definitions are stored once. Every script lives in ``lua/`` and takes all its
@@ -27,6 +33,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from dictrack._args import seconds
 from dictrack.data_caches._redis_format import Definitions, state_value, text
 from dictrack.data_caches.base import (
     ApplyStatus,
@@ -57,7 +64,16 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
 
 logger = logging.getLogger(__name__)
 
-_SCRIPTS = ("apply", "populate", "load", "mark_clean", "evict", "unindex")
+_SCRIPTS = (
+    "apply",
+    "populate",
+    "load",
+    "mark_clean",
+    "evict",
+    "unindex",
+    "lease",
+    "lease_release",
+)
 #: Ops per script call of a batch: bounds the time one call holds the server.
 _BATCH = 500
 
@@ -76,10 +92,13 @@ class RedisDataCache(BaseDataCache):
         pool is given (host, port, db, password, ...).
     :raises ConfigurationError: for a bad prefix or client.
 
+    :param stale_threshold: seconds a group stays in Redis after its last
+        change reached the store (2.1.5's name; default 6 hours).
+
     The other positional parameters are 2.1.5's (``scheduler_class``,
-    ``check_interval``, ``stale_threshold``, key names, ``batch_size``,
-    ``data_expire``, ``strict``); they are accepted and have no effect: keys
-    are laid out as above, and data that is not yet stored never expires.
+    ``check_interval``, key names, ``batch_size``, ``data_expire``,
+    ``strict``); they are accepted and have no effect: keys are laid out as
+    above, and data that is not yet stored never expires.
     """
 
     def __init__(
@@ -109,8 +128,8 @@ class RedisDataCache(BaseDataCache):
             raise TypeError("`event_id_window` must be an int")
         if event_id_window < 1:
             raise ValueError("`event_id_window` must be at least 1")
-        self.check_interval = check_interval
-        self.stale_threshold = stale_threshold
+        self.check_interval = seconds(check_interval, "`check_interval`")
+        self.stale_threshold = seconds(stale_threshold, "`stale_threshold`")
         self.prefix = prefix
         self._window = event_id_window
         self._own_client = client is None if own_client is None else own_client
@@ -245,6 +264,7 @@ class RedisDataCache(BaseDataCache):
         for record in records:
             state, found = self._encode(record)
             args += [record.name, state, found]
+        args.append(self._ttl_ms())
         reply = self._run("populate", self._keys(group_id, "v", "s", "d"), args)
         if reply[0] == 1:
             return GroupSnapshot(version, {r.name: r for r in records})
@@ -401,7 +421,22 @@ class RedisDataCache(BaseDataCache):
     def mark_clean(self, group_id: str, versions: Mapping[str, int]) -> None:
         args = [x for name, version in versions.items() for x in (name, version)]
         if args:
-            self._run("mark_clean", self._keys(group_id, "m"), args)
+            keys = self._keys(group_id, "m", "v", "s", "d", "e", "n")
+            self._run("mark_clean", keys, [self._ttl_ms(), *args])
+
+    def _ttl_ms(self) -> int:
+        """The time to live of a clean group, in milliseconds."""
+        return max(1, round(self.stale_threshold * 1000))
+
+    def acquire_lease(self, name: str, owner: str, ttl: float) -> bool:
+        """Take or renew a lease in Redis (``SET NX PX``): one holder among
+        every process sharing this cache."""
+        key = f"{self.prefix}:lease:{name}"
+        return bool(self._run("lease", [key], [owner, max(1, round(ttl * 1000))]))
+
+    def release_lease(self, name: str, owner: str) -> bool:
+        key = f"{self.prefix}:lease:{name}"
+        return bool(self._run("lease_release", [key], [owner]))
 
     def evict(self, group_id: str) -> bool:
         keys = self._keys(group_id, "v", "s", "d", "e", "m", "n")

@@ -137,10 +137,21 @@ local function write(o)
   in_chunks('HSET', o.d, defs, 1)
   in_chunks('HSET', o.m, marks, 1)
   redis.call('SET', o.v, o.version)
-  -- The index entry's score grows whenever the group gets its first mark,
-  -- so a flush that read an older score never drops it (see unindex.lua).
-  if index and o.unmarked then
-    redis.call('ZINCRBY', index, 1, o.group)
+  if o.unmarked then
+    -- A clean group may have a time to live (mark_clean.lua): data that is
+    -- not yet in the store never expires. SET above already cleared the
+    -- version's.
+    redis.call('PERSIST', o.s)
+    redis.call('PERSIST', o.d)
+    if o.e then
+      redis.call('PERSIST', o.e)
+      redis.call('PERSIST', o.n)
+    end
+    -- The index entry's score grows whenever the group gets its first mark,
+    -- so a flush that read an older score never drops it (see unindex.lua).
+    if index then
+      redis.call('ZINCRBY', index, 1, o.group)
+    end
   end
   return nil
 end
@@ -156,6 +167,11 @@ for op, o in ipairs(ops) do
       local extra = redis.call('ZCARD', o.e) - tonumber(o.window)
       if extra > 0 then
         redis.call('ZPOPMIN', o.e, extra)
+      end
+      local ttl = redis.call('PTTL', o.v)
+      if ttl > 0 then  -- a clean group: its event ids leave with it
+        redis.call('PEXPIRE', o.e, ttl)
+        redis.call('PEXPIRE', o.n, ttl)
       end
     end
     replies[op] = replies[op] or {1}
