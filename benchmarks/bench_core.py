@@ -52,6 +52,7 @@ from bench_workload import (
 )
 
 from dictrack.data_caches.memory import MemoryDataCache
+from dictrack.data_stores.base import BaseDataStore
 from dictrack.data_stores.sqlite import SQLiteDataStore
 from dictrack.manager import TrackingManager
 from dictrack.trackers.base import BaseTracker
@@ -77,12 +78,20 @@ Batch = tuple[str, list[BaseTracker]]
 
 
 def track_manager(
-    n_groups: int, per_group: int, store: SQLiteDataStore | None = None
+    n_groups: int,
+    per_group: int,
+    store: BaseDataStore | None = None,
+    **options: Any,
 ) -> TrackingManager:
-    """Memory cache + SQLite (``:memory:`` by default), ``n_groups`` groups filled."""
+    """Memory cache + SQLite (``:memory:`` by default), ``n_groups`` groups filled.
+
+    Without jobs unless ``run_jobs=True`` is passed: these measure the engine
+    (``bench_durability.py`` measures the job runner's cost).
+    """
     if store is None:
         store = SQLiteDataStore(":memory:")
-    manager = TrackingManager(MemoryDataCache(), store)
+    options.setdefault("run_jobs", False)
+    manager = TrackingManager(MemoryDataCache(), store, **options)
     for group_id in group_ids(n_groups):
         manager.add_trackers(group_id, make_trackers(per_group), now=FIXED_NOW)
     return manager
@@ -91,7 +100,7 @@ def track_manager(
 def sqlite_file_manager(folder: str | os.PathLike[str]) -> TrackingManager:
     """Memory cache + a new SQLite file in ``folder``."""
     path = Path(folder) / f"bench-{time.monotonic_ns()}.sqlite3"
-    return TrackingManager(MemoryDataCache(), SQLiteDataStore(path))
+    return TrackingManager(MemoryDataCache(), SQLiteDataStore(path), run_jobs=False)
 
 
 def make_batches(n_groups: int, per_group: int, prefix: str = "g") -> list[Batch]:

@@ -89,7 +89,7 @@ def test_add_trackers(
     rounds = iter(range(1_000_000))
 
     def setup() -> tuple[tuple[TrackingManager, list[bc.Batch]], dict[str, Any]]:
-        manager = TrackingManager(MemoryDataCache(), store_factory())
+        manager = TrackingManager(MemoryDataCache(), store_factory(), run_jobs=False)
         managers.append(manager)
         batches = bc.make_batches(ADD_GROUPS_PER_ROUND, 10, prefix=f"r{next(rounds)}g")
         return (manager, batches), {}
