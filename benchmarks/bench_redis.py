@@ -287,7 +287,7 @@ def redis_manager(
 ) -> TrackingManager:
     """RedisDataCache + SQLite ``:memory:``, ``n_groups`` groups filled."""
     cache = RedisDataCache(client=client, prefix=prefix)
-    manager = TrackingManager(cache, SQLiteDataStore(":memory:"))
+    manager = TrackingManager(cache, SQLiteDataStore(":memory:"), run_jobs=False)
     for group_id in group_ids(n_groups):
         manager.add_trackers(group_id, make_trackers(per_group), now=FIXED_NOW)
     return manager
