@@ -302,8 +302,8 @@ class Engine:
         writes: dict[str, TrackerRecord | None] = {}
         pairs: Pairs = {}
         for name, tracker in changed.items():
-            if tracker._completed:
-                writes[name] = pairs[name] = None
+            if tracker._completed and tracker._schedule is None:
+                writes[name] = pairs[name] = None  # done for good: removed
                 continue
             old = view.record(name)
             record = TrackerRecord(
@@ -327,7 +327,8 @@ class Engine:
             tracker._dirtied = False  # now the view's copy: as loaded
         completed = [t for t in dirtied if t._completed]
         for tracker in completed:
-            tracker._removed = True
+            if tracker._schedule is None:  # a scheduled one waits for its period
+                tracker._removed = True
         limited = self._limited(plan.after, now, dirtied)
         return TrackResult(True, dirtied, completed, limited), plan.evaluation.events
 

@@ -152,9 +152,9 @@ class GroupView:
         trackers = self._trackers
         for pos in candidates:
             tracker = trackers[pos]
-            if tracker._limited or (
-                tracker._expire_at is not None and now >= tracker._expire_at
-            ):
+            if (tracker._limited or tracker._completed) and not tracker._due(now):
+                continue  # closed for this period (a new one may reopen it)
+            if tracker._expire_at is not None and now >= tracker._expire_at:
                 continue
             if tracker._limiters:
                 self._advance_limited(

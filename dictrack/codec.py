@@ -32,6 +32,7 @@ from dictrack.conditions.keys import KeyExists
 from dictrack.errors import DeserializationError
 from dictrack.limiters.base import LIMITER_TYPES, BaseLimiter
 from dictrack.records import TrackerRecord
+from dictrack.schedules import schedule_from_plain
 from dictrack.trackers import _validate as v
 from dictrack.trackers.base import TRACKER_TYPES, BaseTracker, check_policy
 from dictrack.typing import JSONDict
@@ -152,6 +153,8 @@ def encode_definition(tracker: BaseTracker) -> JSONDict:
     }
     if tracker._limiters:
         definition["limiters"] = [_encode_limiter(lim) for lim in tracker._limiters]
+    if tracker._schedule is not None:
+        definition["schedule"] = tracker._schedule.to_plain()
     extra = tracker._definition_extra()
     if extra:
         definition["params"] = to_plain(extra)
@@ -203,6 +206,8 @@ def encode_state(tracker: BaseTracker) -> JSONDict:
         state["limited"] = True
     if tracker._limiters:
         state["limiters"] = [_limiter_state(lim) for lim in tracker._limiters]
+    if tracker._period is not None:
+        state["period"] = tracker._period
     extra = tracker._extra_state()
     if extra:
         state["x"] = to_plain(extra)
@@ -311,6 +316,9 @@ def _decode(
     tracker._completed = bool(state.get("completed", False))
     tracker._limited = bool(state.get("limited", False))
     tracker._expire_at = expire_at
+    if "schedule" in definition:
+        tracker._schedule = schedule_from_plain(definition["schedule"])
+        tracker._period = _period(state)
     if not 1 <= tracker._stage <= len(tracker._targets):
         raise ValueError(f"stage {tracker._stage} is outside the targets")
     tracker._restore_extra(from_plain(definition.get("params", {})))
@@ -340,6 +348,10 @@ def with_state(tracker: BaseTracker, record: TrackerRecord) -> BaseTracker:
         copy._completed = bool(state.get("completed", False))
         copy._limited = bool(state.get("limited", False))
         copy._dirtied = copy._matched = False
+        if copy._schedule is not None:
+            period = _period(state)
+            if period != copy._period:
+                copy._period, copy._period_end = period, None
         for limiter, found in zip(
             copy._limiters, state.get("limiters") or (), strict=False
         ):
@@ -354,3 +366,13 @@ def with_state(tracker: BaseTracker, record: TrackerRecord) -> BaseTracker:
             f"tracker {record.name!r} of group {tracker._group_id!r} has a malformed "
             f"state ({type(exc).__name__}: {exc}); repair or remove it"
         ) from exc
+
+
+def _period(state: Mapping[str, Any]) -> float | None:
+    """The ``period`` of a stored state (epoch seconds), checked."""
+    period = state.get("period")
+    if period is None:
+        return None
+    if isinstance(period, bool) or not isinstance(period, (int, float)):
+        raise TypeError(f"period must be epoch seconds, got {period!r}")
+    return period

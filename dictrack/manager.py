@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -27,7 +28,7 @@ from dictrack._engine import Changes, Engine
 from dictrack._group import GroupView
 from dictrack.data_caches.base import BaseDataCache
 from dictrack.data_stores.base import BaseDataStore
-from dictrack.errors import DuplicateTrackerError, StoreLoadError
+from dictrack.errors import DuplicateTrackerError, StoreLoadError, TrackerNotFound
 from dictrack.events import (
     EVENT_TRACKER_ADDED,
     BaseEvent,
@@ -125,7 +126,11 @@ class TrackingManager:
     ) -> list[BaseTracker]:
         """Return copies of the group's trackers (all, one name, or a list of names).
 
-        Missing names are skipped; completed trackers are gone.
+        Missing names are skipped; completed trackers are gone, except those
+        with a schedule, which stay (completed) until their next period. A
+        scheduled tracker whose period ended is shown as the new period starts
+        it (reset per its policy), even before an event or the reset job
+        writes that.
         """
         check_group(group_id)
         names = check_names(name)
@@ -135,7 +140,7 @@ class TrackingManager:
             found = view.live(ts)
         else:
             found = [t for t in (view.get(n, ts) for n in names) if t is not None]
-        return [t._clone() for t in found]
+        return [t._fresh(ts) for t in found]
 
     # -- tracking -----------------------------------------------------------
 
@@ -252,6 +257,8 @@ class TrackingManager:
                 raise DuplicateTrackerError(group_id, tracker.name)
             copy = copies[tracker.name] = tracker._clone()
             copy._group_id = group_id
+            if copy._schedule is not None and copy._period is None:
+                copy._roll(now)  # counts in the period it was added in
             copy._dirtied = False
             copy._expire_at = deadline
             # Encoded now: fails before any change on values that cannot be stored.
@@ -292,16 +299,18 @@ class TrackingManager:
             tracker.group_id = group_id  # raises GroupIdError with the names
         copy = tracker._clone()
         copy._group_id = group_id
+        ts = _clock.to_timestamp(now)
+        if copy._schedule is not None and copy._period is None:
+            copy._roll(ts)
         copy._dirtied = False
         codec.encode_definition(copy)
-
-        ts = _clock.to_timestamp(now)
 
         def compute(view: GroupView) -> tuple[Changes, list[BaseEvent]]:
             current = view.get(copy.name, ts)  # an expired tracker is gone
             if current is not None and copy._expire_at is None:
                 copy._expire_at = current._expire_at
-            return {copy.name: None if copy._completed else copy}, []
+            done = copy._completed and copy._schedule is None
+            return {copy.name: None if done else copy}, []
 
         self._engine.change(group_id, compute)
 
@@ -366,6 +375,26 @@ class TrackingManager:
 
         _, changes = self._engine.change(group_id, compute)
         return bool(changes)
+
+    def next_reset(
+        self, group_id: str, name: str, *, now: Now = None
+    ) -> datetime | None:
+        """When the current period of a scheduled tracker ends (a countdown's
+        target), in the schedule's time zone; None for a tracker without one.
+
+        :raises TrackerNotFound: if the group has no tracker ``name``.
+        """
+        check_group(group_id)
+        if not isinstance(name, str):
+            raise TypeError(f"`name` must be a str, got {type(name).__name__}")
+        ts = _clock.to_timestamp(now)
+        tracker = self._engine.view(group_id).get(name, ts)
+        if tracker is None:
+            raise TrackerNotFound(group_id, name)
+        schedule = tracker._schedule
+        if schedule is None:
+            return None
+        return datetime.fromtimestamp(schedule.next_boundary(ts), schedule.tz)
 
     # -- lifecycle ----------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Background work of a manager: flush, expiry, eviction (see DESIGN.md).
+"""Background work of a manager: flush, expiry, eviction, period resets.
 
 By default a :class:`~dictrack.manager.TrackingManager` runs these jobs on a
 thread of its own (``manager.jobs``); ``TrackingManager(..., run_jobs=False)``
@@ -8,6 +8,7 @@ leaves them to a separate ``dictrack worker`` process.
 from __future__ import annotations
 
 from dictrack.jobs.durability import ExpireJob, FlushJob, durability_jobs
+from dictrack.jobs.periods import ResetJob
 from dictrack.jobs.runner import Job, JobRunner
 
-__all__ = ["ExpireJob", "FlushJob", "Job", "JobRunner", "durability_jobs"]
+__all__ = ["ExpireJob", "FlushJob", "Job", "JobRunner", "ResetJob", "durability_jobs"]

@@ -9,6 +9,8 @@
   and versions stay right) and the store, and purges old tombstones.
 - **evict** (every ``check_interval`` of the cache): drops clean groups that
   have been idle for the cache's ``stale_threshold``.
+- **reset** (right after each period boundary, at least every
+  ``reset_interval``): see :mod:`dictrack.jobs.periods`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from dictrack.errors import BackendError, StoreWriteError
+from dictrack.jobs.periods import ResetJob
 from dictrack.jobs.runner import Job
 from dictrack.status import StoreStatusProvider
 
@@ -130,8 +133,9 @@ def durability_jobs(
     *,
     flush_interval: float,
     expire_interval: float,
+    reset_interval: float = 60.0,
 ) -> list[Job]:
-    """The flush, expire and evict jobs of one manager."""
+    """The flush, expire, evict and reset jobs of one manager."""
     cache = engine.cache
     check_interval = getattr(cache, "check_interval", 30 * 60)
     expire = ExpireJob(engine)
@@ -148,4 +152,7 @@ def durability_jobs(
         ),
         Job("expire", expire_interval, expire, once_per_cluster=True),
         Job("evict", check_interval, evict),
+        # Every process rolls the groups it holds; the compare-and-set makes
+        # sure a period's reset is written and heard once.
+        Job("reset", reset_interval, ResetJob(engine, reset_interval)),
     ]

@@ -63,6 +63,8 @@ class TrackerState:
         self._listeners: ListenerRegistry | None = None
         self._txn: _Transition | None = None
         self._expire_at: float | None = None
+        self._period: float | None = None  # start of the period counted in
+        self._period_end: float | None = None  # its end, cached (not stored)
 
     @property
     def target(self) -> Number:

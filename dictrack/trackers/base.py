@@ -29,6 +29,7 @@ from dictrack.events import (
     TrackerEvent,
 )
 from dictrack.limiters.base import BaseLimiter
+from dictrack.schedules import Schedule
 from dictrack.trackers import _validate as v
 from dictrack.trackers._state import (
     ResetPolicy,
@@ -47,6 +48,7 @@ BASE_FIELDS = frozenset(
         "_name", "_conditions", "_reset_policy", "_targets", "_stage", "_group_id",
         "_limiters", "_loop_forever", "_progress", "_completed", "_removed",
         "_dirtied", "_limited", "_matched", "_listeners", "_txn", "_expire_at",
+        "_schedule", "_period", "_period_end",
     }
 )  # fmt: skip
 
@@ -64,6 +66,12 @@ class BaseTracker(TrackerState, Registered, ABC):
     :param reset_policy: what a reset (and a stage completion) clears.
     :param loop_forever: repeat the last target forever instead of completing.
     :param init_progress: the starting progress.
+    :param schedule: keyword only: a :class:`~dictrack.schedules.Schedule`
+        (daily, weekly, monthly, cron) at whose boundaries the tracker starts
+        over: the first event of a new period resets it per ``reset_policy``
+        (and back to stage 1 when the policy clears progress) before it
+        counts, and a tracker completed in a period stays, completed, until
+        the next one.
     :raises TypeError: for arguments of the wrong type.
     :raises ValueError: for bad values (empty or non-increasing targets, ...).
     """
@@ -75,6 +83,8 @@ class BaseTracker(TrackerState, Registered, ABC):
     #: Whether instances hold only known attributes (classes of this package);
     #: a user's subclass may add its own, which are stored and copied too.
     _known_only: ClassVar[bool] = True
+    #: set by __init__ and the codec; a class default for objects built otherwise
+    _schedule: Schedule | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -91,6 +101,7 @@ class BaseTracker(TrackerState, Registered, ABC):
         loop_forever: bool = False,
         init_progress: Number = 0,
         *args: Any,
+        schedule: Schedule | None = None,
         **kwargs: Any,
     ) -> None:
         self._name = v.check_name(name, "name")
@@ -109,6 +120,12 @@ class BaseTracker(TrackerState, Registered, ABC):
         self._loop_forever = v.check_bool(loop_forever, "loop_forever")
         self._progress: Number = v.check_number(init_progress, "init_progress")
         self._init_flags()
+        if schedule is not None and not isinstance(schedule, Schedule):
+            raise TypeError(
+                "`schedule` must be a dictrack.schedules.Schedule (Daily, Weekly, "
+                f"Monthly, Cron), got {type(schedule).__name__}"
+            )
+        self._schedule = schedule
 
     @staticmethod
     def _cumulative(policy: int) -> bool:
@@ -181,6 +198,8 @@ class BaseTracker(TrackerState, Registered, ABC):
             self._limited,
             self._loop_forever,
             self._reset_policy,
+            self._schedule,
+            self._period,
         )
 
     def __eq__(self, other: object) -> bool:
@@ -253,7 +272,7 @@ class BaseTracker(TrackerState, Registered, ABC):
             ``now_ts`` is accepted as in 2.1.5.
         :raises TrackerStateError: if the tracker is completed or removed.
         """
-        self._check_health()
+        self._check_health(completed=self._schedule is None)
         if not isinstance(data, Mapping):
             raise TypeError(f"`data` must be a dict, got {type(data).__name__}")
         now = kwargs.pop("now", None)
@@ -294,9 +313,12 @@ class BaseTracker(TrackerState, Registered, ABC):
     ) -> list[BaseEvent]:
         """Apply one event; return the events it caused (in order)."""
         self._matched = False
-        if self._limited:
-            return []
+        rolled = self._roll(now) if self._due(now) else None
+        if self._limited or self._completed:
+            return rolled or []
         txn = self._txn = _Transition(now, kwargs)
+        if rolled:
+            txn.events.extend(rolled)
         limiters = self._limiters
         limiter_kwargs = {**kwargs, "now_ts": now} if limiters else kwargs
         try:
@@ -315,6 +337,63 @@ class BaseTracker(TrackerState, Registered, ABC):
             return txn.events
         finally:
             self._txn = None
+
+    # -- periods ------------------------------------------------------------
+
+    @property
+    def schedule(self) -> Schedule | None:
+        """The tracker's schedule, if it starts over every period."""
+        return self._schedule
+
+    @property
+    def period(self) -> float | None:
+        """When the period the tracker counts in started (epoch seconds)."""
+        return self._period
+
+    def _due(self, now: float) -> bool:
+        """Whether ``now`` is past the tracker's period: a compare, once the
+        period's end is cached (a pure function of schedule and period)."""
+        schedule = self._schedule
+        if schedule is None:
+            return False
+        end = self._period_end
+        if end is None:
+            if self._period is None:
+                return True
+            end = self._period_end = schedule.next_boundary(self._period)
+        return now >= end
+
+    def _roll(self, now: float) -> list[BaseEvent]:
+        """Move to the period containing ``now``; return the RESET event of a
+        new period (nothing for the first period or the same one).
+
+        A ``now`` before the recorded period (a clock moved back, a late event)
+        counts in the recorded period: periods only move forward.
+        """
+        schedule = self._schedule
+        assert schedule is not None
+        start = schedule.period_start(now)
+        events: list[BaseEvent] = []
+        if self._period is None:
+            self._period = start
+            self._dirtied = True
+        elif start > self._period:
+            events = self._reset(self._reset_policy, now, {})
+            if self._reset_policy & ResetPolicy.PROGRESS:
+                self._stage = 1
+            self._period = start
+            self._dirtied = True
+        self._period_end = schedule.next_boundary(self._period)
+        return events
+
+    def _fresh(self, now: float) -> BaseTracker:
+        """A copy as it stands at ``now``: rolled into the current period if
+        one started since (what the next event or the reset job will write)."""
+        copy = self._clone()
+        if copy._due(now):
+            copy._roll(now)
+            copy._dirtied = self._dirtied
+        return copy
 
     def _conditions_met(self, data: EventData) -> bool:
         return all(condition.check(data) for condition in self._conditions)

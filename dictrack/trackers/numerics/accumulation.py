@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dictrack.conditions.paths import MISSING, resolve_parts, split_path
+from dictrack.schedules import Schedule
 from dictrack.trackers.base import ResetPolicy
 from dictrack.trackers.numerics.numeric import NumericTracker
 from dictrack.typing import EventData, Number
@@ -42,6 +43,7 @@ class AccumulationTracker(NumericTracker):
         loop_forever: bool = False,
         init_progress: Number = 0,
         *args: Any,
+        schedule: Schedule | None = None,
         **kwargs: Any,
     ) -> None:
         self._key_parts = split_path(key)
@@ -55,6 +57,7 @@ class AccumulationTracker(NumericTracker):
             reset_policy=reset_policy,
             loop_forever=loop_forever,
             init_progress=init_progress,
+            schedule=schedule,
         )
 
     @property
