@@ -46,8 +46,9 @@ def group_ids(n_groups: int, prefix: str = "g") -> list[str]:
     return [f"{prefix}{i}" for i in range(n_groups)]
 
 
-def make_trackers(per_group: int) -> list[Any]:
-    """``per_group`` new trackers: Count and Accumulation alternating.
+def make_trackers(per_group: int, schedule: Any = None) -> list[Any]:
+    """``per_group`` new trackers: Count and Accumulation alternating (each
+    with ``schedule``, a dictrack.schedules.Schedule, if given).
 
     Tracker ``i`` needs ``quest == "q{i % MATCH_EVERY}"`` (its own condition
     object) and ``event == "win"`` (one object shared by all). With 10 trackers
@@ -59,10 +60,14 @@ def make_trackers(per_group: int) -> list[Any]:
     for i in range(per_group):
         conditions = [KeyValueEQ("quest", f"q{i % MATCH_EVERY}"), win]
         if i % 2 == 0:
-            trackers.append(CountTracker(f"t{i}", conditions, BIG_TARGET))
+            trackers.append(
+                CountTracker(f"t{i}", conditions, BIG_TARGET, schedule=schedule)
+            )
         else:
             trackers.append(
-                AccumulationTracker(f"t{i}", conditions, BIG_TARGET, "amount")
+                AccumulationTracker(
+                    f"t{i}", conditions, BIG_TARGET, "amount", schedule=schedule
+                )
             )
     return trackers
 
