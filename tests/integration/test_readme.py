@@ -27,6 +27,8 @@ def test_quick_start_runs(capsys, tmp_path, monkeypatch):
     out = capsys.readouterr().out
     assert "stage! high-roller" in out
     assert "[('high-roller', 1200, 2500)]" in out
+    assert "ends 2026-11-24 04:00:00+01:00" in out
+    assert "today 1" in out
 
 
 def test_most_examples_run():
