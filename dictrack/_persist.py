@@ -22,7 +22,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from dictrack.data_caches.base import BaseDataCache, DirtyMarks
+from dictrack.data_caches.base import BaseDataCache, DirtyMarks, GroupSnapshot
 from dictrack.data_stores.base import BaseDataStore, Deletes, Upserts
 from dictrack.errors import BackendError, DeserializationError, StoreWriteError
 from dictrack.records import TrackerRecord
@@ -107,13 +107,10 @@ class WriteBehind:
         upserts: list[tuple[str, TrackerRecord]] = []
         deletes: list[tuple[str, str | None, int | None]] = []
         stored: dict[str, dict[str, int]] = {}
+        snapshots = self._snapshots(list(marks))
         for group_id, names in marks.items():
-            try:
-                snapshot = self._cache.load(group_id)
-            except DeserializationError:  # one bad group must not stop all
-                logger.exception("group %r cannot be read; not stored", group_id)
-                continue
-            if snapshot is None:  # unreachable: marked groups stay cached
+            snapshot = snapshots.get(group_id)
+            if snapshot is None:  # unreadable, or (unreachable) not cached
                 continue
             stored[group_id] = names
             for name, version in names.items():
@@ -133,14 +130,36 @@ class WriteBehind:
             self._cache.mark_clean(group_id, names)
         return len(upserts) + len(deletes)
 
-    def _stop_runner(self) -> None:
-        if self.runner is not None:
-            self.runner.stop()
+    def _snapshots(self, group_ids: list[str]) -> dict[str, GroupSnapshot | None]:
+        """The groups' snapshots in one read; a group that cannot be read is
+        logged and left out (its marks stay), so one bad group stops none."""
+        try:
+            return self._cache.load_many(group_ids)
+        except DeserializationError:
+            pass
+        found: dict[str, GroupSnapshot | None] = {}
+        for group_id in group_ids:
+            try:
+                found[group_id] = self._cache.load(group_id)
+            except DeserializationError:  # noqa: PERF203  # skip only this one
+                logger.exception("group %r cannot be read; not stored", group_id)
+        return found
+
+    def _persist_last(self) -> None:
+        """Stop the jobs, persist, then give up their leases: a runner of
+        another process takes over only after this final flush."""
+        runner = self.runner
+        if runner is not None:
+            runner.stop(release=False)
+        try:
+            self.persist()
+        finally:
+            if runner is not None:
+                runner.release_leases()
 
     def _final_persist(self) -> None:
         try:
-            self._stop_runner()
-            self.persist()
+            self._persist_last()
         except Exception:
             logger.exception("could not persist pending dictrack changes at exit")
 
@@ -149,8 +168,7 @@ class WriteBehind:
         persist fails (then nothing is closed and close() may be called again)."""
         if self.closed:
             return
-        self._stop_runner()
-        self.persist()
+        self._persist_last()
         self._finalizer.detach()
         self.closed = True
         if "cache" in self.owned:

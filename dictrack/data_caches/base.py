@@ -84,6 +84,13 @@ class BaseDataCache(ABC):
     def load(self, group_id: str) -> GroupSnapshot | None:
         """Return the group's records and version, or None when not cached."""
 
+    def load_many(self, group_ids: Sequence[str]) -> dict[str, GroupSnapshot | None]:
+        """:meth:`load` of several groups (Redis: one round trip).
+
+        :raises DeserializationError: if a group cannot be read.
+        """
+        return {group_id: self.load(group_id) for group_id in group_ids}
+
     @abstractmethod
     def populate(
         self, group_id: str, records: Iterable[TrackerRecord]

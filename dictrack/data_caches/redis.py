@@ -254,6 +254,29 @@ class RedisDataCache(BaseDataCache):
         reply = self._run("load", self._keys(group_id, "v", "s", "d"), [], group_id)
         return self._snapshot(group_id, reply) if reply else None
 
+    def load_many(self, group_ids: Sequence[str]) -> dict[str, GroupSnapshot | None]:
+        """Every group's ``load.lua`` in one pipeline (the flush job's read);
+        one call per group on a cluster, whose pipelines refuse scripts."""
+        if self._cluster or len(group_ids) < 2:
+            return super().load_many(group_ids)
+        script = self._scripts["load"]
+        self.load(group_ids[0])  # makes sure the server has the script
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for group_id in group_ids:
+                keys = self._keys(group_id, "v", "s", "d")
+                pipe.evalsha(script.sha, len(keys), *keys)
+            replies = pipe.execute(raise_on_error=False)
+        except RedisError as exc:
+            raise BackendError(f"Redis unavailable ({exc})") from exc
+        out: dict[str, GroupSnapshot | None] = {}
+        for group_id, reply in zip(group_ids, replies, strict=True):
+            if isinstance(reply, Exception):  # a foreign key, a lost script
+                out[group_id] = self.load(group_id)  # raises what load raises
+            else:
+                out[group_id] = self._snapshot(group_id, reply) if reply else None
+        return out
+
     def populate(
         self, group_id: str, records: Iterable[TrackerRecord]
     ) -> GroupSnapshot:
@@ -406,10 +429,13 @@ class RedisDataCache(BaseDataCache):
     def dirty(self) -> DirtyMarks:
         try:
             indexed = self.client.zrange(self._dirty_index, 0, -1, withscores=True)
+            groups = [text(member) for member, _ in indexed]
+            pipe = self.client.pipeline(transaction=False)
+            for group_id in groups:
+                pipe.hgetall(self._keys(group_id, "m")[0])
+            found = pipe.execute() if groups else []
             marks: DirtyMarks = {}
-            for member, score in indexed:
-                group_id = text(member)
-                flat = self.client.hgetall(self._keys(group_id, "m")[0])
+            for group_id, (_, score), flat in zip(groups, indexed, found, strict=True):
                 if flat:
                     marks[group_id] = {text(k): int(v) for k, v in flat.items()}
                 else:  # cleaned: drop it unless a change indexed it again since

@@ -148,7 +148,11 @@ class MongoDBDataStore(BaseDataStore):
                 ) from exc
         self.client = client
         self.collection = client[database][collection]
-        self._create_indexes()
+        try:
+            self._create_indexes()
+        except ConfigurationError:
+            self.close()  # a client built here must not outlive the failure
+            raise
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> MongoDBDataStore:

@@ -89,10 +89,13 @@ class JobRunner:
             )
             self._thread.start()
 
-    def stop(self, timeout: float | None = 30.0) -> None:
+    def stop(self, timeout: float | None = 30.0, *, release: bool = True) -> None:
         """Stop the thread after the job it is running, and release leases.
 
         :param timeout: seconds to wait for the running job to end.
+        :param release: False keeps the leases (until :meth:`release_leases`
+            or their time to live): the manager's ``close()`` does a final
+            flush before another runner may take over.
         """
         with self._lock:
             thread, self._thread = self._thread, None
@@ -101,6 +104,8 @@ class JobRunner:
             thread.join(timeout)
             if thread.is_alive():
                 logger.warning("dictrack job thread did not stop in %ss", timeout)
+        if release:
+            self.release_leases()
 
     def is_alive(self) -> bool:
         """Whether the thread is running."""
@@ -116,18 +121,15 @@ class JobRunner:
         raise KeyError(f"no job named {name!r}; jobs: {[j.name for j in self.jobs]}")
 
     def _loop(self) -> None:
-        try:
-            while not self._stop.is_set():
-                job = min(self.jobs, key=lambda j: j.next_at, default=None)
-                if job is None:
-                    self._stop.wait()
-                    break
-                delay = job.next_at - time.monotonic()
-                if delay > 0 and self._stop.wait(delay):
-                    break
-                self._run(job)
-        finally:
-            self._release_all()
+        while not self._stop.is_set():
+            job = min(self.jobs, key=lambda j: j.next_at, default=None)
+            if job is None:
+                self._stop.wait()
+                break
+            delay = job.next_at - time.monotonic()
+            if delay > 0 and self._stop.wait(delay):
+                break
+            self._run(job)
 
     def _run(self, job: Job) -> None:
         delay: float | None = None
@@ -153,7 +155,9 @@ class JobRunner:
             self._held.discard(key)
         return held
 
-    def _release_all(self) -> None:
+    def release_leases(self) -> None:
+        """Give up every lease this runner holds (another runner may take
+        over at its next run)."""
         for key in list(self._held):
             try:
                 self.cache.release_lease(key, self.owner)

@@ -4,6 +4,7 @@ passed as ``now``; nothing sleeps."""
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -174,11 +175,20 @@ def test_schedules_and_periods_survive_the_store(data_cache, data_store):
     assert progress(reloaded(data_store), "p", now=later) == {"weekly-bets": 5}
 
 
+def shared_caches(cache_factory, n: int) -> list:
+    """``n`` caches over the same groups: separate clients where the backend is
+    shared (Redis: as separate processes), else one instance."""
+    first = cache_factory()
+    if getattr(first, "prefix", None) is None:  # in-process only
+        return [first] * n
+    return [first] + [cache_factory() for _ in range(n - 1)]
+
+
 def test_two_managers_racing_at_the_boundary_reset_once(cache_factory, data_store):
-    cache = cache_factory()
     heard: list = []
-    one = TrackingManager(cache, data_store, run_jobs=False)
-    two = TrackingManager(cache, data_store, run_jobs=False)
+    cache_one, cache_two = shared_caches(cache_factory, 2)
+    one = TrackingManager(cache_one, data_store, run_jobs=False)
+    two = TrackingManager(cache_two, data_store, run_jobs=False)
     for mgr in (one, two):
         mgr.add_listener(EVENT_TRACKER_RESET, heard.append)
     one.add_tracker("p", daily_wins(target=100), now=at("2026-11-23T10:00"))
@@ -191,6 +201,58 @@ def test_two_managers_racing_at_the_boundary_reset_once(cache_factory, data_stor
     assert progress(one, "p", now=boundary + 1) == {"daily-wins": 2}
     one.close()
     two.close()
+
+
+def test_threads_of_many_managers_at_the_boundary_hear_one_reset(
+    cache_factory, data_store
+):
+    caches = shared_caches(cache_factory, 4)
+    managers = [TrackingManager(c, data_store, run_jobs=False) for c in caches]
+    heard: list = []
+    for mgr in managers:
+        mgr.add_listener(EVENT_TRACKER_RESET, heard.append)
+    managers[0].add_tracker("p", daily_wins(target=10**6), now=at("2026-11-23T10:00"))
+    for mgr in managers:  # every manager holds the group in the old period
+        mgr.track("p", WIN, now=at("2026-11-23T10:00"))
+    boundary = at("2026-11-24T04:00")
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def race(mgr: TrackingManager) -> None:
+        try:
+            barrier.wait()
+            for i in range(25):
+                mgr.track("p", WIN, now=boundary + i / 100)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=race, args=(m,)) for m in managers * 2]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(heard) == 1
+    assert heard[0].event_ts >= boundary
+    assert progress(managers[0], "p", now=boundary + 1) == {"daily-wins": 200}
+    for mgr in managers:
+        mgr.close()
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [ResetPolicy.NONE, ResetPolicy.PROGRESS, ResetPolicy.LIMITER, ResetPolicy.ALL],
+)
+def test_reset_tracker_is_the_manual_form_with_every_policy(manager, policy):
+    capped = daily_wins(target=100, limiters=[CountLimiter(2)])
+    manager.add_tracker("p", capped, now=at("2026-11-23T10:00"))
+    for _ in range(3):
+        manager.track("p", WIN, now=at("2026-11-23T10:00"))
+    assert manager.reset_tracker("p", "daily-wins", policy, now=at("2026-11-23T11:00"))
+    [after] = manager.get_trackers("p", now=at("2026-11-23T11:00"))
+    assert after.progress == (0 if policy & ResetPolicy.PROGRESS else 2)
+    assert after.limited == (not policy & ResetPolicy.LIMITER)
+    assert after.period == at("2026-11-23T04:00")  # a manual reset keeps the period
 
 
 def test_the_reset_job_resets_ahead_of_events_and_is_idempotent(manager, resets):
