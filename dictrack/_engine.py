@@ -58,6 +58,7 @@ class Planned(NamedTuple):
 
 Written = tuple[GroupView, Changes, list[BaseEvent], dict[str, TrackerRecord | None]]
 
+_ALWAYS = float("-inf")  # a "now" at which no tracker has expired
 _STRIPES = 64  # locks shared by hash of group id: bounded memory, rare collisions
 
 
@@ -325,7 +326,14 @@ class Engine:
         dirtied = [tracker._clone() for tracker in changed.values()]
         for tracker in changed.values():
             tracker._dirtied = False  # now the view's copy: as loaded
-        completed = [t for t in dirtied if t._completed]
+        before = plan.before
+        completed = [
+            t
+            for t in dirtied
+            if t._completed
+            # not one that was done already (a scheduled tracker moving on)
+            and not ((was := before.get(t._name, _ALWAYS)) and was._completed)
+        ]
         for tracker in completed:
             if tracker._schedule is None:  # a scheduled one waits for its period
                 tracker._removed = True

@@ -49,7 +49,9 @@ class WriteBehind:
         self.owned: tuple[str, ...] = ()
         #: the manager's job runner, stopped before the final persist
         self.runner: JobRunner | None = None
-        self._lock = threading.Lock()  # one store writer at a time, in order
+        # One store writer at a time, in order; re-entrant, so that a status
+        # listener (called during a flush) may call close() or persist().
+        self._lock = threading.RLock()
         # Runs at most once: on close(), when ``owner`` is collected, or at exit.
         self._finalizer = weakref.finalize(owner, self._final_persist)
 

@@ -2,9 +2,9 @@
 
 - ``dictrack demo`` plays a scripted session on the embedded default;
 - ``dictrack worker --cache URL --store URL`` runs the background jobs (flush,
-  expiry, eviction) as a process of its own, for applications whose managers
-  are built with ``run_jobs=False``; it stops on SIGINT or SIGTERM after a
-  final flush.
+  expiry, eviction, period resets) as a process of its own, for applications
+  whose managers are built with ``run_jobs=False``; it stops on SIGINT or
+  SIGTERM after a final flush.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo)
     worker = commands.add_parser(
         "worker",
-        help="run the background jobs (flush, expiry, eviction) in this process",
+        help="run the background jobs (flush, expiry, eviction, resets) here",
     )
     worker.add_argument(
         "--cache", required=True, metavar="URL", help="e.g. redis://localhost:6379/0"

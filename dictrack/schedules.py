@@ -305,17 +305,29 @@ class Cron(Schedule):
             self.expression, datetime.fromtimestamp(now, self.tz), reverse=reverse
         )
 
+    # cronsim steps local wall times and reads a repeated hour (clocks set
+    # back) as its first pass, so it is started a few hours away from ``now``
+    # and stepped until its instants pass ``now``, compared as epoch seconds.
+
     def period_start(self, now: float) -> float:
-        # cronsim yields times strictly before a start with seconds, else at or
-        # before it; step one second past ``now`` so ``now`` itself counts.
-        found = next(self._sim(math.floor(now) + 1, reverse=True))
-        return float(found.timestamp())
+        for found in self._sim(math.floor(now) + _CRON_MARGIN, reverse=True):
+            if found.timestamp() <= now:
+                return float(found.timestamp())
+        raise ValueError(f"cron {self.expression!r} has no time before {now}")
 
     def next_boundary(self, now: float) -> float:
-        return float(next(self._sim(now, reverse=False)).timestamp())
+        for found in self._sim(now - _CRON_MARGIN, reverse=False):
+            if found.timestamp() > now:
+                return float(found.timestamp())
+        raise ValueError(f"cron {self.expression!r} has no time after {now}")
 
     def _params(self) -> dict[str, Any]:
         return {"expression": self.expression}
+
+
+#: Seconds away from ``now`` that cron stepping starts: more than any change
+#: of a zone's offset.
+_CRON_MARGIN = 3 * 3600
 
 
 def _cronsim() -> Any:

@@ -152,6 +152,7 @@ class RedisDataCache(BaseDataCache):
         }
         self._definitions = Definitions(client, prefix)
         self._apply_keys: dict[str, tuple[str, str, str, str]] = {}
+        self._ev_keys: dict[str, tuple[str, str]] = {}
         self._dirty_index = f"{prefix}:dirty"
 
     @classmethod
@@ -190,6 +191,16 @@ class RedisDataCache(BaseDataCache):
                 self._apply_keys.clear()
             v, s, d, m = self._keys(group_id, "v", "s", "d", "m")
             keys = self._apply_keys[group_id] = (v, s, d, m)
+        return keys
+
+    def _event_keys(self, group_id: str) -> tuple[str, str]:
+        """The event id keys of a group (e, n), built once."""
+        keys = self._ev_keys.get(group_id)
+        if keys is None:
+            if len(self._ev_keys) >= 100_000:
+                self._ev_keys.clear()
+            e, n = self._keys(group_id, "e", "n")
+            keys = self._ev_keys[group_id] = (e, n)
         return keys
 
     def _run(
@@ -334,8 +345,9 @@ class RedisDataCache(BaseDataCache):
     ) -> None:
         """Append one op's keys and arguments (see ``apply.lua``)."""
         keys.extend(self._group_keys(group_id))
+        if event_id or writes:  # the event id keys (see apply.lua)
+            keys.extend(self._event_keys(group_id))
         if event_id:
-            keys.extend(self._keys(group_id, "e", "n"))
             args += (expected_version, expected_version + 1, group_id, event_id)
             args += (self._window, len(writes))
         else:

@@ -18,7 +18,8 @@ from dictrack.records import TrackerRecord
 
 #: ``(group_id, record)`` pairs to upsert.
 Upserts = Sequence[tuple[str, TrackerRecord]]
-#: ``(group_id, name, version)`` to delete: a None name means the whole group;
+#: ``(group_id, name, version)`` to delete: a None name means the whole group
+#: (up to a version: live rows only, tombstones stay);
 #: a row is deleted only if its version is at most ``version`` (None: any, and
 #: no tombstone), so a late delete never removes a tracker that was added again
 #: afterwards.
@@ -55,9 +56,9 @@ class BaseDataStore(ABC):
         """Delete every tracker of every group."""
 
     @abstractmethod
-    def expired(self, now: float, limit: int = 1000) -> list[tuple[str, str]]:
-        """Return up to ``limit`` ``(group_id, name)`` of live trackers whose
-        ``expire_at`` is at or before ``now``.
+    def expired(self, now: float, limit: int = 1000) -> list[tuple[str, str, int]]:
+        """Return up to ``limit`` ``(group_id, name, version)`` of live trackers
+        whose ``expire_at`` is at or before ``now``.
 
         :raises BackendError: if the backend cannot be read.
         """

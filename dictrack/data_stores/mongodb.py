@@ -163,14 +163,15 @@ class MongoDBDataStore(BaseDataStore):
         """
         parts = urlsplit(url)
         query = parse_qsl(parts.query, keep_blank_values=True)
-        options = dict(query)
-        collection = options.pop("collection", None) or kwargs.pop(
-            "collection", "data_store"
-        )
-        database = parts.path.lstrip("/") or kwargs.pop("database", "dictrack")
-        host = urlunsplit(
-            (parts.scheme, parts.netloc, "/", urlencode(list(options.items())), "")
-        )
+        options = [(k, v) for k, v in query if k != "collection"]
+        in_url = [v for k, v in query if k == "collection"]
+        default_collection = kwargs.pop("collection", "data_store")
+        default_database = kwargs.pop("database", "dictrack")
+        collection = in_url[-1] if in_url else default_collection
+        database = parts.path.lstrip("/") or default_database
+        # The path stays in the URL given to pymongo: it is also the database
+        # that authenticates (unless authSource= says otherwise).
+        host = urlunsplit(parts._replace(query=urlencode(options)))
         return cls(collection=collection, database=database, host=host, **kwargs)
 
     def _create_indexes(self) -> None:
@@ -248,18 +249,20 @@ class MongoDBDataStore(BaseDataStore):
         tombstone_until = _date(now + self.tombstone_ttl)
         seq = time.time_ns()
         hard: list[Any] = []
-        soft: list[Any] = []
+        #: versioned upserts: (filter, update)
+        soft: list[tuple[dict[str, Any], dict[str, Any]]] = []
         for group_id, name, version in deletes:
             if name is None or version is None:
                 query: dict[str, Any] = {"group_id": group_id}
                 if name is not None:
                     query["name"] = name
-                if version is not None:
-                    query["version"] = {"$lte": version}
+                if version is not None:  # a group up to a version: tombstones
+                    query["version"] = {"$lte": version}  # keep guarding
+                    query["deleted"] = {"$ne": True}
                 hard.append(DeleteMany(query))
             else:  # a tombstone keeps the version: older writes cannot revive it
                 soft.append(
-                    UpdateOne(
+                    (
                         {
                             "group_id": group_id,
                             "name": name,
@@ -280,7 +283,6 @@ class MongoDBDataStore(BaseDataStore):
                                 "completed": False,
                             },
                         },
-                        upsert=True,
                     )
                 )
         for i, (group_id, record) in enumerate(upserts):
@@ -298,24 +300,35 @@ class MongoDBDataStore(BaseDataStore):
                 "expire_ts": record.expire_at,  # exact; BSON dates keep ms
             }
             soft.append(
-                UpdateOne(
+                (
                     {
                         "group_id": group_id,
                         "name": record.name,
                         "version": {"$lt": record.version},
                     },
                     {"$set": fields, "$setOnInsert": {"seq": seq + i}},
-                    upsert=True,
                 )
             )
         # Hard deletes first, as one step: they are what flush and group
         # removal ask for, and they must not remove what this batch writes.
         self._bulk(hard, "delete")
-        self._bulk(soft, "write")
+        self._upsert(soft)
 
-    def _bulk(self, operations: list[Any], what: str) -> None:
+    def _upsert(self, specs: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+        """Versioned upserts. A duplicate key means another writer inserted
+        the document first (it may hold an older version): such a write is
+        sent again as a plain versioned update, which applies if it is newer.
+        """
+        operations = [UpdateOne(f, u, upsert=True) for f, u in specs]
+        duplicates = self._bulk(operations, "write")
+        if duplicates:
+            again = [UpdateOne(*specs[i], upsert=False) for i in duplicates]
+            self._bulk(again, "write")
+
+    def _bulk(self, operations: list[Any], what: str) -> list[int]:
+        """Run an unordered bulk; return the indexes of duplicate-key errors."""
         if not operations:
-            return
+            return []
         try:
             self.collection.bulk_write(operations, ordered=False)
         except BulkWriteError as exc:
@@ -327,12 +340,14 @@ class MongoDBDataStore(BaseDataStore):
                 raise BackendError(
                     f"MongoDB {what} failed on {self._where()}: {real[:3]}"
                 ) from exc
-            # A duplicate key on an upsert means the stored document is at the
-            # same or a newer version: the write is already superseded.
+            return [
+                int(e.get("index", -1)) for e in errors if e.get("index") is not None
+            ]
         except PyMongoError as exc:
             raise BackendError(
                 f"MongoDB {what} failed on {self._where()}: {exc}"
             ) from exc
+        return []
 
     def flush_all(self) -> None:
         try:
@@ -353,17 +368,17 @@ class MongoDBDataStore(BaseDataStore):
             ) from exc
         return int(result.deleted_count)
 
-    def expired(self, now: float, limit: int = 1000) -> list[tuple[str, str]]:
+    def expired(self, now: float, limit: int = 1000) -> list[tuple[str, str, int]]:
         try:
             documents = self.collection.find(
                 {
                     "deleted": {"$ne": True},
                     "expire_at": {"$ne": None, "$lte": _date(now)},
                 },
-                {"_id": 0, "group_id": 1, "name": 1},
+                {"_id": 0, "group_id": 1, "name": 1, "version": 1},
                 limit=limit,
             )
-            return [(d["group_id"], d["name"]) for d in documents]
+            return [(d["group_id"], d["name"], d["version"]) for d in documents]
         except PyMongoError as exc:
             raise BackendError(
                 f"MongoDB expiry scan failed on {self._where()}: {exc}"

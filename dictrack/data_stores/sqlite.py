@@ -157,10 +157,14 @@ class SQLiteDataStore(BaseDataStore):
                 row[1] for row in self._conn.execute(f"PRAGMA table_info({self.table})")
             }
             if columns and "deleted" not in columns:  # schema 1: no tombstones
-                self._conn.execute(
-                    f"ALTER TABLE {self.table} "
-                    "ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0"
-                )
+                try:
+                    self._conn.execute(
+                        f"ALTER TABLE {self.table} "
+                        "ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0"
+                    )
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):
+                        raise  # another process upgraded it meanwhile: fine
             self._conn.executescript(_CREATE.format(table=self.table))
             self._conn.execute(f"PRAGMA user_version = {SCHEMA}")
 
@@ -231,7 +235,10 @@ class SQLiteDataStore(BaseDataStore):
         ]
         cap = 2**62  # "any version"
         hard = [(g, n, cap) for g, n, v in deletes if n is not None and v is None]
-        groups = [(g, cap if v is None else v) for g, n, v in deletes if n is None]
+        whole = [(g,) for g, n, v in deletes if n is None and v is None]
+        # A group delete up to a version spares tombstones: they still guard
+        # their trackers against late writes of older versions.
+        groups = [(g, v) for g, n, v in deletes if n is None and v is not None]
         until = now + self.tombstone_ttl
         tombstones = [
             (g, n, v, now, until)
@@ -239,9 +246,12 @@ class SQLiteDataStore(BaseDataStore):
             if n is not None and v is not None
         ]
         with self._transaction("write") as conn:
+            if whole:
+                conn.executemany(f"DELETE FROM {self.table} WHERE group_id = ?", whole)
             if groups:
                 conn.executemany(
-                    f"DELETE FROM {self.table} WHERE group_id = ? AND version <= ?",
+                    f"DELETE FROM {self.table} WHERE group_id = ? AND version <= ? "
+                    "AND NOT deleted",
                     groups,
                 )
             if hard:
@@ -259,17 +269,17 @@ class SQLiteDataStore(BaseDataStore):
         with self._transaction("flush") as conn:
             conn.execute(f"DELETE FROM {self.table}")
 
-    def expired(self, now: float, limit: int = 1000) -> list[tuple[str, str]]:
+    def expired(self, now: float, limit: int = 1000) -> list[tuple[str, str, int]]:
         try:
             with self._lock:
                 rows = self._conn.execute(
-                    f"SELECT group_id, name FROM {self.table} WHERE expire_at <= ? "
-                    "AND NOT deleted LIMIT ?",
+                    f"SELECT group_id, name, version FROM {self.table} "
+                    "WHERE expire_at <= ? AND NOT deleted LIMIT ?",
                     (now, limit),
                 ).fetchall()
         except sqlite3.Error as exc:
             raise BackendError(f"SQLite read failed on {self.path!r}: {exc}") from exc
-        return [(g, n) for g, n in rows]
+        return [(g, n, v) for g, n, v in rows]
 
     def purge_expired(self, now: float) -> int:
         with self._transaction("purge") as conn:

@@ -1,6 +1,7 @@
 """Background work of a manager: flush, expiry, eviction, period resets.
 
-By default a :class:`~dictrack.manager.TrackingManager` runs these jobs on a
+By default a :class:`~dictrack.manager.TrackingManager` runs the flush,
+expire, evict and reset jobs on a
 thread of its own (``manager.jobs``); ``TrackingManager(..., run_jobs=False)``
 leaves them to a separate ``dictrack worker`` process.
 """

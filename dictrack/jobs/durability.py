@@ -100,20 +100,23 @@ class ExpireJob:
         store = self.engine.store
         for _ in range(EXPIRE_ROUNDS):
             found = store.expired(now, EXPIRE_BATCH)
-            by_group: dict[str, list[str]] = defaultdict(list)
-            for group_id, name in found:
-                by_group[group_id].append(name)
+            by_group: dict[str, list[tuple[str, int]]] = defaultdict(list)
+            for group_id, name, version in found:
+                by_group[group_id].append((name, version))
             for group_id, names in by_group.items():
                 self._expire(group_id, names, now)
             if len(found) < EXPIRE_BATCH:
                 break
         store.purge_expired(now)
 
-    def _expire(self, group_id: str, names: list[str], now: float) -> None:
+    def _expire(self, group_id: str, found: list[tuple[str, int]], now: float) -> None:
         engine = self.engine
         if engine.cache.version(group_id) is None:  # not cached: the store only
-            engine.store.write(deletes=[(group_id, name, None) for name in names])
+            # Up to the version found: one changed meanwhile (a new deadline)
+            # stays.
+            engine.store.write(deletes=[(group_id, n, v) for n, v in found])
             return
+        names = [name for name, _ in found]
 
         def compute(view: GroupView) -> tuple[Changes, list[BaseEvent]]:
             gone: Changes = {}

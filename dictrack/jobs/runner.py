@@ -80,12 +80,14 @@ class JobRunner:
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return
-            self._stop.clear()
+            # Each thread has its own stop flag: a thread that outlived a
+            # stop() timeout still stops, and never runs beside its successor.
+            self._stop = threading.Event()
             now = time.monotonic()
             for job in self.jobs:
                 job.next_at = now + job.interval
             self._thread = threading.Thread(
-                target=self._loop, name=self.name, daemon=True
+                target=self._loop, args=(self._stop,), name=self.name, daemon=True
             )
             self._thread.start()
 
@@ -120,14 +122,14 @@ class JobRunner:
                 return
         raise KeyError(f"no job named {name!r}; jobs: {[j.name for j in self.jobs]}")
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
+    def _loop(self, stop: threading.Event) -> None:
+        while not stop.is_set():
             job = min(self.jobs, key=lambda j: j.next_at, default=None)
             if job is None:
-                self._stop.wait()
+                stop.wait()
                 break
             delay = job.next_at - time.monotonic()
-            if delay > 0 and self._stop.wait(delay):
+            if delay > 0 and stop.wait(delay):
                 break
             self._run(job)
 

@@ -20,6 +20,18 @@ class ResetPolicy:
     DEFAULT = LIMITER
 
 
+class _AutoPolicy(int):
+    """The default ``reset_policy`` argument: ``ResetPolicy.DEFAULT``, or
+    ``ResetPolicy.ALL`` for a tracker with a schedule (told apart by identity,
+    so an explicit ``ResetPolicy.LIMITER`` is kept)."""
+
+    def __repr__(self) -> str:
+        return "ResetPolicy.DEFAULT (ResetPolicy.ALL with a schedule)"
+
+
+AUTO_POLICY = _AutoPolicy(ResetPolicy.DEFAULT)
+
+
 def check_policy(value: object, name: str = "reset_policy") -> int:
     """Return ``value`` if it is a valid :class:`ResetPolicy` combination."""
     if isinstance(value, bool) or not isinstance(value, int):

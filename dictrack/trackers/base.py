@@ -32,6 +32,7 @@ from dictrack.limiters.base import BaseLimiter
 from dictrack.schedules import Schedule
 from dictrack.trackers import _validate as v
 from dictrack.trackers._state import (
+    AUTO_POLICY,
     ResetPolicy,
     TrackerState,
     _Transition,
@@ -63,7 +64,8 @@ class BaseTracker(TrackerState, Registered, ABC):
     :param target: a positive number, or a list/tuple of stage targets.
     :param group_id: the owning group; set by ``TrackingManager.add_tracker``.
     :param limiters: :class:`~dictrack.limiters.base.BaseLimiter` instances.
-    :param reset_policy: what a reset (and a stage completion) clears.
+    :param reset_policy: what a reset (and a stage completion) clears; default
+        ``ResetPolicy.LIMITER``, or ``ResetPolicy.ALL`` with a ``schedule``.
     :param loop_forever: repeat the last target forever instead of completing.
     :param init_progress: the starting progress.
     :param schedule: keyword only: a :class:`~dictrack.schedules.Schedule`
@@ -97,7 +99,7 @@ class BaseTracker(TrackerState, Registered, ABC):
         target: Number | list[Number] | tuple[Number, ...],
         group_id: str | None = None,
         limiters: Any = None,
-        reset_policy: int = ResetPolicy.DEFAULT,
+        reset_policy: int = AUTO_POLICY,
         loop_forever: bool = False,
         init_progress: Number = 0,
         *args: Any,
@@ -106,6 +108,8 @@ class BaseTracker(TrackerState, Registered, ABC):
     ) -> None:
         self._name = v.check_name(name, "name")
         self._conditions = v.check_members(conditions, BaseCondition, "conditions")
+        if reset_policy is AUTO_POLICY:  # a period starts from zero, unless told
+            reset_policy = ResetPolicy.DEFAULT if schedule is None else ResetPolicy.ALL
         self._reset_policy = check_policy(reset_policy)
         self._targets = v.check_targets(target, self._cumulative(self._reset_policy))
         self._stage = 1
@@ -378,9 +382,18 @@ class BaseTracker(TrackerState, Registered, ABC):
             self._period = start
             self._dirtied = True
         elif start > self._period:
-            events = self._reset(self._reset_policy, now, {})
-            if self._reset_policy & ResetPolicy.PROGRESS:
+            policy = self._reset_policy
+            # Progress that is kept keeps its completion too: reopening it
+            # would complete it again at the next event.
+            stays_done = self._completed and not policy & ResetPolicy.PROGRESS
+            events = self._reset(policy, now, {})
+            if policy & ResetPolicy.PROGRESS:
                 self._stage = 1
+            if stays_done:
+                self._completed = True
+                for event in events:
+                    if isinstance(event, TrackerEvent):
+                        event.tracker._completed = True
             self._period = start
             self._dirtied = True
         self._period_end = schedule.next_boundary(self._period)

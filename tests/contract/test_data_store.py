@@ -133,6 +133,17 @@ def test_whole_group_delete_respects_the_version_cap(data_store):
     assert [r.name for r in data_store.load_group("g")] == ["b"]
 
 
+def test_a_capped_group_delete_keeps_tombstones_guarding(data_store):
+    data_store.write([("g", rec("a", 3))])
+    data_store.write(deletes=[("g", "a", 6)])  # a tombstone at 6
+    data_store.write(deletes=[("g", None, 6)])  # then the whole group up to 6
+    data_store.write([("g", rec("a", 5))])  # a late flush of an older version
+    assert data_store.load_group("g") == []
+    data_store.write(deletes=[("g", None, None)])  # any version: everything
+    data_store.write([("g", rec("a", 5))])
+    assert data_store.load_group("g") == [rec("a", 5)]
+
+
 # Deadlines lie in the real future: a MongoDB TTL index removes documents
 # whose date has passed by the wall clock, whatever ``now`` a test passes.
 SOON = time.time() + 86_400
@@ -148,7 +159,7 @@ def test_expired_lists_live_trackers_past_their_deadline(data_store):
         ]
     )
     later = SOON + 2_000.0
-    assert sorted(data_store.expired(later)) == [("g", "old"), ("h", "old")]
+    assert sorted(data_store.expired(later)) == [("g", "old", 1), ("h", "old", 1)]
     assert len(data_store.expired(later, limit=1)) == 1
     assert data_store.expired(SOON) == []
 

@@ -78,7 +78,7 @@ class FlakyStore(BaseDataStore):
         self._guard()
         self.inner.flush_all()
 
-    def expired(self, now: float, limit: int = 1000) -> list[tuple[str, str]]:
+    def expired(self, now: float, limit: int = 1000) -> list[tuple[str, str, int]]:
         self._guard()
         return self.inner.expired(now, limit)
 

@@ -194,7 +194,7 @@ class RecordingStore(BaseDataStore):
     def flush_all(self) -> None:
         self.inner.flush_all()
 
-    def expired(self, now: float, limit: int = 1000) -> list[tuple[str, str]]:
+    def expired(self, now: float, limit: int = 1000) -> list[tuple[str, str, int]]:
         return self.inner.expired(now, limit)
 
     def purge_expired(self, now: float) -> int:

@@ -173,9 +173,9 @@ def test_expired_trackers_leave_cache_and_store(data_cache, data_store):
         manager.add_tracker("g", wins("long"))
         manager.add_tracker("cold", wins("short"), expire_at=deadline)
         manager.data_cache.evict("cold")  # only in the store
-        assert sorted(data_store.expired(deadline + 1)) == [
-            ("cold", "short"),
-            ("g", "short"),
+        assert sorted(g for g, n, _ in data_store.expired(deadline + 1)) == [
+            "cold",
+            "g",
         ]
         ExpireJob(manager._engine)(now=deadline + 1)
         snapshot = data_cache.load("g")
@@ -235,6 +235,29 @@ def test_jobs_run_on_their_intervals_and_failures_are_logged(caplog):
     assert "job 'fails' failed" in caplog.text
     assert not runner.is_alive()
     assert jobs_threads() == []
+
+
+def test_a_restart_after_a_stop_timeout_never_runs_two_threads():
+    running = threading.Event()
+    release = threading.Event()
+    threads_seen: set[int | None] = set()
+
+    def slow() -> None:
+        threads_seen.add(threading.current_thread().ident)
+        running.set()
+        release.wait(5)
+
+    runner = JobRunner(MemoryDataCache(), [Job("slow", 0.01, slow)])
+    runner.start()
+    assert running.wait(5)
+    runner.stop(timeout=0.01)  # the job still runs: the old thread lives on
+    running.clear()
+    runner.start()
+    release.set()  # the old thread ends its job, sees its own stop flag, exits
+    assert running.wait(5)
+    wait_for(lambda: len(jobs_threads()) == 1)
+    runner.stop()
+    assert len(threads_seen) == 2 and jobs_threads() == []
 
 
 def test_a_job_can_ask_for_its_next_delay():

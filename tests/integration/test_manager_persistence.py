@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from dictrack.data_caches.memory import MemoryDataCache
 from dictrack.errors import DuplicateTrackerError
 from dictrack.limiters.count import CountLimiter
 from dictrack.limiters.time import TimeLimiter
@@ -223,3 +224,32 @@ def test_shared_cache_progress_is_persisted_once(twins, data_store):
     two.track("g", {**WIN, "bet": 2})
     assert one.persist() + two.persist() == 1
     assert progress(reloaded(data_store), "g") == {"b": 3}
+
+
+def test_a_removed_group_is_not_revived_by_a_late_flush(data_store):
+    """One manager's flush has read a group; another removes the whole group
+    before that flush is written; once the group leaves the cache, the store
+    must not bring the removed tracker back."""
+    cache = MemoryDataCache()  # shared, as Redis is by two processes
+    late = TrackingManager(cache, data_store, run_jobs=False)
+    other = TrackingManager(cache, data_store, run_jobs=False)
+    late.add_tracker("g", wins())
+    late.track("g", WIN)
+    real_write = data_store.write
+    calls = []
+
+    def write_after_the_removal(upserts=(), deletes=()):
+        if not calls:
+            calls.append(1)
+            other.remove_tracker("g")  # runs before the late write lands
+        real_write(upserts, deletes)
+
+    data_store.write = write_after_the_removal  # type: ignore[method-assign]
+    try:
+        late.persist()
+    finally:
+        data_store.write = real_write  # type: ignore[method-assign]
+    assert other.get_trackers("g") == []
+    assert reloaded(data_store).get_trackers("g") == []
+    late.close()
+    other.close()

@@ -90,11 +90,18 @@ def test_from_url_takes_database_and_collection(monkeypatch):
     monkeypatch.setattr(pymongo, "MongoClient", fake_client)
     store = data_stores.from_url("mongodb://db.example:27017/quests?collection=t&w=1")
     assert store.collection.full_name == "quests.t"
-    assert seen["host"] == "mongodb://db.example:27017/?w=1"
+    # The database stays in the URL: it is also the one that authenticates.
+    assert seen["host"] == "mongodb://db.example:27017/quests?w=1"
     assert seen["tz_aware"] is True
     store.close()
     default = data_stores.from_url("mongodb+srv://cluster.example")
     assert default.collection.full_name == "dictrack.data_store"
+    chosen = data_stores.from_url(
+        "mongodb://h/", database="other", collection="c"
+    )  # keywords fill what the URL leaves out
+    assert chosen.collection.full_name == "other.c"
+    from_path = data_stores.from_url("mongodb://h/appdb", database="other")
+    assert from_path.collection.full_name == "appdb.data_store"
 
 
 def test_an_unreachable_server_is_a_configuration_error():
@@ -170,3 +177,25 @@ def test_close_closes_only_a_client_it_built(client):
 )
 def test_bson_escaping_round_trips(value):
     assert from_bson(to_bson(value)) == value
+
+
+def test_a_duplicate_key_on_upsert_is_retried_as_a_versioned_update(client):
+    store = MongoDBDataStore(client=client)
+    real_bulk_write = store.collection.bulk_write
+    raced = []
+
+    def racing(operations, ordered=False):
+        if not raced:  # another writer inserts v1 first; our v2 upsert collides
+            raced.append(True)
+            store.collection.insert_one(
+                {"group_id": "g", "name": "a", "version": 1, "deleted": False,
+                 "definition": rec().definition, "state": rec().state, "seq": 0}
+            )  # fmt: skip
+            raise BulkWriteError(
+                {"writeErrors": [{"code": 11000, "index": 0, "errmsg": "dup"}]}
+            )
+        return real_bulk_write(operations, ordered=ordered)
+
+    store.collection.bulk_write = racing
+    store.write([("g", rec("a", 2, progress=2))])
+    assert store.load_group("g")[0].version == 2

@@ -294,3 +294,34 @@ def test_standalone_tracker_rolls_over_too():
     assert tracker.progress == 1
     tracker.track(WIN, now=at("2026-11-24T11:00"))
     assert tracker.completed and tracker.period == at("2026-11-24T04:00")
+
+
+def test_a_scheduled_tracker_starts_each_period_from_zero_by_default(manager):
+    quest = CountTracker(
+        "daily", [KeyValueEQ("event", "win")], 2, schedule=Daily("04:00", BERLIN)
+    )
+    assert quest.reset_policy == ResetPolicy.ALL
+    assert CountTracker("plain", [], 2).reset_policy == ResetPolicy.DEFAULT
+    manager.add_tracker("p", quest, now=at("2026-11-23T10:00"))
+    for _ in range(2):
+        manager.track("p", WIN, now=at("2026-11-23T10:00"))
+    result = manager.track("p", WIN, now=at("2026-11-24T10:00"))
+    assert [(t.progress, t.completed) for t in result.dirtied] == [(1, False)]
+
+
+def test_progress_kept_across_periods_keeps_its_completion(manager, resets):
+    keeps = CountTracker(
+        "lifetime",
+        [KeyValueEQ("event", "win")],
+        2,
+        reset_policy=ResetPolicy.LIMITER,
+        schedule=Daily("04:00", BERLIN),
+    )
+    manager.add_tracker("p", keeps, now=at("2026-11-23T10:00"))
+    for _ in range(2):
+        manager.track("p", WIN, now=at("2026-11-23T10:00"))
+    result = manager.track("p", WIN, now=at("2026-11-24T10:00"))
+    assert result.completed == []  # no second completion
+    assert [e.tracker.completed for e in resets] == [True]
+    [after] = manager.get_trackers("p", now=at("2026-11-24T11:00"))
+    assert after.completed and after.progress == 2

@@ -622,7 +622,7 @@ def test_scripts_get_the_keys_built_by_keys(server):
             assert keys.pop() == f"{server.prefix}:dirty"  # a standalone server
             groups = []
             while keys:
-                size = 6 if len(keys) > 4 and keys[4].endswith(":e") else 4
+                size = 6 if len(keys) > 4 and keys[4].endswith("e") else 4
                 groups.append(keys[:size])
                 keys = keys[size:]
             batches += len(groups) > 1

@@ -118,3 +118,14 @@ def test_a_lease_has_one_holder_among_processes(backend):
 def test_bad_stale_threshold_is_refused(backend):
     with pytest.raises(ValueError, match="stale_threshold"):
         backend.cache(stale_threshold=0)
+
+
+def test_event_ids_never_expire_while_their_group_is_dirty(backend):
+    cache = backend.cache(stale_threshold=600)
+    manager = backend.manager(cache)
+    manager.add_tracker("g", wins(), now=T0)
+    manager.track("g", WIN, now=T0, event_id="e1")
+    manager.persist()  # clean: every key of the group has a time to live
+    assert all(ttl > 0 for ttl in ttls(cache, "g").values())
+    manager.track("g", WIN, now=T0)  # dirty again, without an event id
+    assert all(ttl == -1 for ttl in ttls(cache, "g").values()), ttls(cache, "g")

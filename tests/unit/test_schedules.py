@@ -256,6 +256,26 @@ def test_cron_boundaries_include_the_exact_tick():
     assert schedule.next_boundary(tick - 0.5) == tick
 
 
+def test_cron_in_the_repeated_hour_of_a_fall_back():
+    # 2021-10-31 in Berlin: 03:00 CEST goes back to 02:00 CET. At the second
+    # 02:10 (01:10 UTC), 02:30 CEST (00:30 UTC) has passed: it started the
+    # period, and the next boundary is the next day's.
+    schedule = Cron("30 2 * * *", "Europe/Berlin")
+    now = ts("2021-10-31T01:10")
+    assert datetime.fromtimestamp(now, schedule.tz).fold == 1
+    assert schedule.period_start(now) == ts("2021-10-31T00:30")
+    assert schedule.next_boundary(now) == ts("2021-11-01T01:30")
+
+
+@pytest.mark.parametrize("zone", ["Australia/Lord_Howe", "America/St_Johns"])
+def test_cron_periods_contain_now_across_dst_changes(zone):
+    schedule = Cron("0 */3 * * *", zone)
+    for start in ("2021-04-03T12:00", "2021-10-02T12:00", "2021-11-06T12:00"):
+        for minutes in range(0, 24 * 60, 7):
+            now = ts(start) + 60 * minutes
+            assert schedule.period_start(now) <= now < schedule.next_boundary(now)
+
+
 def test_cron_weekdays_only():
     schedule = Cron("0 9 * * 1-5", "Asia/Kathmandu")
     friday_evening = ts("2026-11-27T18:00", "Asia/Kathmandu")

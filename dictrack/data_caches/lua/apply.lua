@@ -2,14 +2,16 @@
 -- id: one call per track, and one per track_many round on a standalone server.
 -- KEYS, per op: KEYS[1] version (string), KEYS[2] states (hash name ->
 -- "ver|expire|state"), KEYS[3] definition ids (hash name -> id), KEYS[4] dirty
--- marks (hash name -> version); with an event id also KEYS[5] event ids (zset)
--- and KEYS[6] event sequence (string). The next op's keys follow. Last, on a
+-- marks (hash name -> version); with an event id or writes also KEYS[5] event
+-- ids (zset) and KEYS[6] event sequence (string). The next op's keys follow.
+-- Last, on a
 -- standalone server only, the dirty index (zset group -> change counter); on a
 -- cluster the caller indexes the group and every key is of one group.
 -- ARGV[1] number of ops, then per op: expected version, new version (a string:
 -- versions are large integers that Lua numbers would print inexactly), group
--- id (its member in the dirty index), event id ("" for none: the op has 4
--- keys), the event id window (only with an event id), number of writes n, then
+-- id (its member in the dirty index), event id ("" for none), the event id
+-- window (only with an event id), number of writes n (with neither an event
+-- id nor writes, the op has 4 keys: it only checks the version), then
 -- n triples: name, state ("" deletes), definition id ("" keeps the one stored).
 -- Returns one reply per op: {1} applied, {2} duplicate event id, {0} group
 -- missing, {0, version, states (flat), definition ids (flat)} on a version
@@ -40,10 +42,14 @@ for op = 1, tonumber(ARGV[1]) do
   }
   k, a = k + 4, a + 4
   if o.event ~= '' then
-    o.e, o.n, o.window = KEYS[k + 1], KEYS[k + 2], ARGV[a]
-    k, a = k + 2, a + 1
+    o.window = ARGV[a]
+    a = a + 1
   end
   o.writes, o.first = tonumber(ARGV[a]), a + 1
+  if o.event ~= '' or o.writes > 0 then
+    o.e, o.n = KEYS[k + 1], KEYS[k + 2]
+    k = k + 2
+  end
   a = a + 1 + 3 * o.writes
   for i = o.first + 1, a - 1, 3 do  -- state "" deletes, a definition id is set
     if ARGV[i] == '' or ARGV[i + 1] ~= '' then
@@ -143,10 +149,8 @@ local function write(o)
     -- version's.
     redis.call('PERSIST', o.s)
     redis.call('PERSIST', o.d)
-    if o.e then
-      redis.call('PERSIST', o.e)
-      redis.call('PERSIST', o.n)
-    end
+    redis.call('PERSIST', o.e)  -- event ids too: a retried event must stay
+    redis.call('PERSIST', o.n)  -- known while its group is not stored
     -- The index entry's score grows whenever the group gets its first mark,
     -- so a flush that read an older score never drops it (see unindex.lua).
     if index then

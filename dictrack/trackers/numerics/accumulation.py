@@ -9,7 +9,7 @@ from typing import Any
 
 from dictrack.conditions.paths import MISSING, resolve_parts, split_path
 from dictrack.schedules import Schedule
-from dictrack.trackers.base import ResetPolicy
+from dictrack.trackers._state import AUTO_POLICY
 from dictrack.trackers.numerics.numeric import NumericTracker
 from dictrack.typing import EventData, Number
 
@@ -39,7 +39,7 @@ class AccumulationTracker(NumericTracker):
         key: str,
         group_id: str | None = None,
         limiters: Any = None,
-        reset_policy: int = ResetPolicy.DEFAULT,
+        reset_policy: int = AUTO_POLICY,
         loop_forever: bool = False,
         init_progress: Number = 0,
         *args: Any,
