@@ -114,13 +114,18 @@ class WriteBehind:
             snapshot = snapshots.get(group_id)
             if snapshot is None:  # unreadable, or (unreachable) not cached
                 continue
-            stored[group_id] = names
-            for name, version in names.items():
+            # What is stored is the snapshot, which may be newer than the
+            # marks read before it: clear the marks up to what was stored, so
+            # the next flush does not write the same version again.
+            done = stored[group_id] = {}
+            for name in names:
                 record = snapshot.records.get(name)
-                if record is None:
-                    deletes.append((group_id, name, version))
+                if record is None:  # gone as of the snapshot's version
+                    deletes.append((group_id, name, snapshot.version))
+                    done[name] = snapshot.version
                 else:
                     upserts.append((group_id, record))
+                    done[name] = record.version
         try:
             self._store.write(upserts, deletes)
         except BackendError as exc:
