@@ -238,8 +238,9 @@ def test_two_runners_flush_each_change_once_and_never_go_back(redis_prefix, tmp_
     app.close()
     # Each tracker's stored versions only ever grow, and no version twice.
     seen: dict[tuple[str, str], int] = {}
-    for _who, group, name, version in log:
-        assert version > seen.get((group, name), 0), (_who, group, name, version, [x for x in log if x[1:3] == (group, name)][:6])
+    for _, group, name, version in log:
+        history = [x for x in log if x[1:3] == (group, name)][:6]
+        assert version > seen.get((group, name), 0), (group, name, history)
         seen[group, name] = version
     stored = totals(reloaded(SQLiteDataStore(db)))
     assert sum(p["wins"] for p in stored.values()) == sent
