@@ -233,3 +233,24 @@ def _no_thread_left_behind() -> Iterator[None]:
 def _isolated_home(tmp_path, monkeypatch) -> None:
     """The default store location never touches the developer's home."""
     monkeypatch.setenv("DICTRACK_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A fresh key prefix on the standalone test server (which must answer);
+    every key under it is removed afterwards. For tests that hand the server
+    to other processes by URL and prefix."""
+    import uuid
+
+    from dictrack.data_caches.redis import RedisDataCache
+
+    _start_local_servers()
+    prefix = f"dtr{uuid.uuid4().hex[:10]}"
+    try:
+        probe = RedisDataCache.from_url(REDIS_URL, prefix=prefix)
+        probe.client.ping()
+    except Exception as exc:  # any failure means no server
+        need_server(f"Redis at {REDIS_URL} not reachable ({exc})")
+    yield prefix
+    probe.flush_all()
+    probe.close()

@@ -11,8 +11,6 @@ import sys
 import textwrap
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,7 +23,7 @@ from dictrack.errors import DeserializationError
 from dictrack.manager import TrackingManager
 from dictrack.records import TrackerRecord
 from dictrack.status import StoreStatus
-from tests.conftest import REDIS_URL, _start_local_servers, need_server
+from tests.conftest import REDIS_URL
 
 from ._manager_helpers import T0, WIN, FlakyStore, progress, reloaded, wins
 
@@ -37,21 +35,6 @@ def wait_for(predicate, timeout: float = 20.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A fresh prefix on the standalone test server; its keys go afterwards."""
-    _start_local_servers()
-    prefix = f"dtd{uuid.uuid4().hex[:10]}"
-    try:
-        probe = RedisDataCache.from_url(REDIS_URL, prefix=prefix)
-        probe.client.ping()
-    except Exception as exc:  # any failure means no server
-        need_server(f"Redis at {REDIS_URL} not reachable ({exc})")
-    yield prefix
-    probe.flush_all()
-    probe.close()
 
 
 def redis_cache(prefix: str) -> RedisDataCache:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import multiprocessing
-import uuid
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import REDIS_URL, _start_local_servers, need_server
+from tests.conftest import REDIS_URL
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -48,17 +47,12 @@ def _racer(prefix: str, store: str, barrier: Any, out: Any) -> None:
     out.put(len(heard))
 
 
-def test_processes_at_the_boundary_hear_one_reset(tmp_path):
+def test_processes_at_the_boundary_hear_one_reset(tmp_path, redis_prefix):
     from dictrack.data_caches.redis import RedisDataCache
     from dictrack.manager import TrackingManager
 
-    _start_local_servers()
-    prefix = f"dtp{uuid.uuid4().hex[:10]}"
-    try:
-        cache = RedisDataCache.from_url(REDIS_URL, prefix=prefix)
-        cache.client.ping()
-    except Exception as exc:  # any failure means no server
-        need_server(f"Redis at {REDIS_URL} not reachable ({exc})")
+    prefix = redis_prefix
+    cache = RedisDataCache.from_url(REDIS_URL, prefix=prefix)
     store = f"sqlite:///{tmp_path / 'store.sqlite3'}"
     try:
         with TrackingManager(cache, store, run_jobs=False) as manager:

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 
 import pytest
 
@@ -15,7 +14,7 @@ from dictrack.cli import main
 from dictrack.data_caches.redis import RedisDataCache
 from dictrack.data_stores.sqlite import SQLiteDataStore
 from dictrack.manager import TrackingManager
-from tests.conftest import REDIS_URL, _start_local_servers, need_server
+from tests.conftest import REDIS_URL
 
 from ._manager_helpers import T0, WIN, progress, reloaded, wins
 
@@ -42,15 +41,9 @@ def test_worker_refuses_a_bad_interval(capsys):
 
 
 @pytest.mark.redis
-def test_worker_flushes_what_an_app_process_tracked(tmp_path):
-    _start_local_servers()
-    prefix = f"dtw{uuid.uuid4().hex[:8]}"
-    cache_url = f"{REDIS_URL}?prefix={prefix}"
-    try:
-        cache = RedisDataCache.from_url(cache_url)
-        cache.client.ping()
-    except Exception as exc:  # any failure means no server
-        need_server(f"Redis at {REDIS_URL} not reachable ({exc})")
+def test_worker_flushes_what_an_app_process_tracked(tmp_path, redis_prefix):
+    cache_url = f"{REDIS_URL}?prefix={redis_prefix}"
+    cache = RedisDataCache.from_url(cache_url)
     db = tmp_path / "store.sqlite3"
     store = SQLiteDataStore(db)
     worker = subprocess.Popen(
