@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 
 from dictrack.data_caches.base import BaseDataCache
 from dictrack.data_stores.base import BaseDataStore
+from dictrack.trackers.base import BaseTracker
+from dictrack.typing import EventData
 
 logger = logging.getLogger(__name__)
 
@@ -130,3 +132,57 @@ def seconds(value: object, what: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{what} must be positive finite seconds, got {value!r}")
     return float(value)
+
+
+def check_items(
+    events: Iterable[tuple[str, EventData] | tuple[str, EventData, str | None]],
+) -> list[tuple[str, EventData, str | None]]:
+    """The items of ``track_many`` as ``(group_id, data, event_id)``, checked."""
+    items: list[tuple[str, EventData, str | None]] = []
+    for item in events:
+        if not isinstance(item, tuple) or len(item) not in (2, 3):
+            raise TypeError(
+                "each item must be (group_id, data) or (group_id, data, event_id)"
+            )
+        group_id, data = check_group(item[0]), item[1]
+        event_id = item[2] if len(item) == 3 else None
+        check_event(data, event_id)
+        items.append((group_id, data, event_id))
+    return items
+
+
+def adopt(tracker: object, group_id: str, now: float) -> BaseTracker:
+    """A copy of ``tracker`` to store in ``group_id``: checked, owned by the
+    group, and, with a schedule, counting in the period of ``now``.
+
+    :raises TypeError: if ``tracker`` is not a tracker.
+    :raises TrackerStateError: if it is completed or removed.
+    :raises GroupIdError: if it belongs to another group.
+    """
+    if not isinstance(tracker, BaseTracker):
+        raise TypeError(f"expected a tracker, got {type(tracker).__name__}")
+    tracker._check_health()  # a completed or removed tracker cannot be stored
+    if tracker.group_id not in (group_id, BaseTracker.DEFAULT_GROUP_ID):
+        tracker.group_id = group_id  # raises GroupIdError with the names
+    copy = tracker._clone()
+    copy._group_id = group_id
+    if copy._schedule is not None and copy._period is None:
+        copy._roll(now)  # counts in the period it was added in
+    copy._dirtied = False
+    return copy
+
+
+def positive_int(value: object, what: str) -> int:
+    """``value`` as an int of at least 1, or a clear error naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{what} must be a positive int, got {value!r}")
+    return value
+
+
+def check_name(name: object) -> str:
+    """A tracker name argument."""
+    if not isinstance(name, str):
+        raise TypeError(f"`name` must be a str, got {type(name).__name__}")
+    return name

@@ -2,12 +2,14 @@
 
 Domain objects never call this: public entry points (the manager, a tracker's
 ``track`` called directly, a ``TimeLimiter`` built without ``start_ts``) take the
-time here once and pass it down as ``now``.
+time here once and pass it down as ``now``. Also the one place that pauses:
+:func:`back_off`, for writers that keep losing compare-and-sets.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import time
 from datetime import datetime
 
@@ -48,3 +50,17 @@ def to_timestamp(now: float | int | datetime | None) -> float:
     if not math.isfinite(now):
         raise ValueError(f"`now` must be finite, got {now!r}")
     return now
+
+
+def back_off(attempt: int) -> bool:
+    """Pause a writer that keeps losing compare-and-sets to other processes.
+
+    The first conflicts retry at once, on the group the conflict returned.
+    From the ninth on, a short random pause (at most 1, 2, 4 ... 32 ms) breaks
+    a losing streak against writers on other processes; returns whether it
+    paused. Only contention pauses; failures never do.
+    """
+    if attempt < 8:
+        return False
+    time.sleep(random.uniform(0, 0.001 * 2 ** min(attempt - 8, 5)))
+    return True

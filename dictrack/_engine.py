@@ -15,13 +15,12 @@ Listeners are called after the lock is released, so they may call back in.
 from __future__ import annotations
 
 import logging
-import random
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from dictrack import codec
+from dictrack._clock import back_off
 from dictrack._group import Evaluation, GroupView
 from dictrack._persist import WriteBehind
 from dictrack.data_caches.base import (
@@ -60,20 +59,6 @@ Written = tuple[GroupView, Changes, list[BaseEvent], dict[str, TrackerRecord | N
 
 _ALWAYS = float("-inf")  # a "now" at which no tracker has expired
 _STRIPES = 64  # locks shared by hash of group id: bounded memory, rare collisions
-
-
-def _back_off(attempt: int) -> bool:
-    """Pause a writer that keeps losing compare-and-sets to other processes.
-
-    The first conflicts retry at once, on the group the conflict returned.
-    From the ninth on, a short random pause (at most 1, 2, 4 ... 32 ms) breaks
-    a losing streak against writers on other processes; returns whether it
-    paused. Only contention pauses; failures never do.
-    """
-    if attempt < 8:
-        return False
-    time.sleep(random.uniform(0, 0.001 * 2 ** min(attempt - 8, 5)))
-    return True
 
 
 class Engine:
@@ -175,7 +160,7 @@ class Engine:
                 if not isinstance(outcome, GroupView):
                     break
                 view, fresh = outcome, True  # just read from the cache
-                if _back_off(attempt):  # paused: what was read is stale now
+                if back_off(attempt):  # paused: what was read is stale now
                     self._forget(view)
                     view = self.view(group_id)
             else:
@@ -367,7 +352,7 @@ class Engine:
                 if not isinstance(written, GroupView):
                     break
                 view = written
-                if _back_off(attempt):
+                if back_off(attempt):
                     self._forget(view)
                     view = self.view(group_id)
             else:

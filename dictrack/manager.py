@@ -16,13 +16,16 @@ from typing import Any
 from dictrack import _clock, codec
 from dictrack._args import (
     Now,
+    adopt,
     check_event,
     check_group,
+    check_items,
+    check_name,
     check_names,
     default_store_path,
     expiry,
     open_backends,
-    seconds,
+    positive_int,
 )
 from dictrack._engine import Changes, Engine
 from dictrack._group import GroupView
@@ -35,7 +38,7 @@ from dictrack.events import (
     ListenerRegistry,
     TrackerEvent,
 )
-from dictrack.jobs import JobRunner, durability_jobs
+from dictrack.jobs import JobRunner, check_intervals, durability_jobs
 from dictrack.results import TrackResult
 from dictrack.status import StoreStatusProvider
 from dictrack.trackers.base import BaseTracker, check_policy
@@ -57,10 +60,8 @@ class TrackingManager:
     :param max_retries: compare-and-set attempts before :class:`ConflictError`.
     :param flush_interval: seconds within which a change reaches the store.
     :param expire_interval: seconds between removals of expired trackers.
-    :param run_jobs: start the job runner (flush, expiry, eviction) on a
-        thread of this process; False leaves the jobs to a ``dictrack worker``
-        process (changes still reach the store on :meth:`persist` and
-        :meth:`close`).
+    :param run_jobs: run the jobs (:mod:`dictrack.jobs`) on a thread here;
+        False leaves them to ``dictrack worker`` (and :meth:`persist`).
     """
 
     def __init__(
@@ -73,17 +74,12 @@ class TrackingManager:
         expire_interval: float = 60.0,
         run_jobs: bool = True,
     ) -> None:
-        flush_interval = seconds(flush_interval, "`flush_interval`")
-        expire_interval = seconds(expire_interval, "`expire_interval`")
         if not isinstance(run_jobs, bool):
             raise TypeError(f"`run_jobs` must be a bool, got {run_jobs!r}")
+        max_retries = positive_int(max_retries, "`max_retries`")
+        jobs = {"flush_interval": flush_interval, "expire_interval": expire_interval}
+        check_intervals(jobs)
         cache, store, owned = open_backends(data_cache, data_store)
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int):
-            raise TypeError(f"`max_retries` must be an int, got {max_retries!r}")
-        if max_retries < 1:
-            raise ValueError(
-                f"`max_retries` must be a positive int, got {max_retries!r}"
-            )
         self.data_cache = cache
         self.data_store = store
         self._listeners = ListenerRegistry()
@@ -93,13 +89,7 @@ class TrackingManager:
         self.store_status = StoreStatusProvider()
         #: the background jobs: ``start()``, ``stop()``, ``is_alive()``
         self.jobs = JobRunner(
-            cache,
-            durability_jobs(
-                self._engine,
-                self.store_status,
-                flush_interval=flush_interval,
-                expire_interval=expire_interval,
-            ),
+            cache, durability_jobs(self._engine, self.store_status, **jobs)
         )
         self._engine.write_behind.runner = self.jobs
         if run_jobs:
@@ -190,16 +180,7 @@ class TrackingManager:
         group appears once), so large batches are many times faster on Redis.
         Listeners hear each group's events in order.
         """
-        items: list[tuple[str, EventData, str | None]] = []
-        for item in events:
-            if not isinstance(item, tuple) or len(item) not in (2, 3):
-                raise TypeError(
-                    "each item must be (group_id, data) or (group_id, data, event_id)"
-                )
-            group_id, data = check_group(item[0]), item[1]
-            event_id = item[2] if len(item) == 3 else None
-            check_event(data, event_id)
-            items.append((group_id, data, event_id))
+        items = check_items(events)
         ts = _clock.to_timestamp(now)
         try:
             return self._engine.track_many(items, ts, kwargs)
@@ -248,18 +229,10 @@ class TrackingManager:
         copies: dict[str, BaseTracker] = {}
         definitions: dict[str, JSONDict] = {}
         for tracker in trackers:
-            if not isinstance(tracker, BaseTracker):
-                raise TypeError(f"expected trackers, got {type(tracker).__name__}")
-            tracker._check_health()
-            if tracker.group_id not in (group_id, BaseTracker.DEFAULT_GROUP_ID):
-                tracker.group_id = group_id  # raises GroupIdError with the names
-            if tracker.name in copies:
-                raise DuplicateTrackerError(group_id, tracker.name)
-            copy = copies[tracker.name] = tracker._clone()
-            copy._group_id = group_id
-            if copy._schedule is not None and copy._period is None:
-                copy._roll(now)  # counts in the period it was added in
-            copy._dirtied = False
+            copy = adopt(tracker, group_id, now)
+            if copy.name in copies:
+                raise DuplicateTrackerError(group_id, copy.name)
+            copies[copy.name] = copy
             copy._expire_at = deadline
             # Encoded now: fails before any change on values that cannot be stored.
             definitions[tracker.name] = codec.encode_definition(copy)
@@ -290,19 +263,8 @@ class TrackingManager:
         The replacement keeps the expiry of the live tracker it replaces.
         """
         check_group(group_id)
-        if not isinstance(tracker, BaseTracker):
-            raise TypeError(
-                f"`tracker` must be a tracker, got {type(tracker).__name__}"
-            )
-        tracker._check_health()  # a completed or removed tracker cannot replace one
-        if tracker.group_id not in (group_id, BaseTracker.DEFAULT_GROUP_ID):
-            tracker.group_id = group_id  # raises GroupIdError with the names
-        copy = tracker._clone()
-        copy._group_id = group_id
         ts = _clock.to_timestamp(now)
-        if copy._schedule is not None and copy._period is None:
-            copy._roll(ts)
-        copy._dirtied = False
+        copy = adopt(tracker, group_id, ts)
         codec.encode_definition(copy)
 
         def compute(view: GroupView) -> tuple[Changes, list[BaseEvent]]:
@@ -357,8 +319,7 @@ class TrackingManager:
         :returns: False if the group has no tracker of that name.
         """
         check_group(group_id)
-        if not isinstance(name, str):
-            raise TypeError(f"`name` must be a str, got {type(name).__name__}")
+        check_name(name)
         if reset_policy is not None:
             check_policy(reset_policy)
         now = kwargs.pop("now", None)
@@ -385,16 +346,12 @@ class TrackingManager:
         :raises TrackerNotFound: if the group has no tracker ``name``.
         """
         check_group(group_id)
-        if not isinstance(name, str):
-            raise TypeError(f"`name` must be a str, got {type(name).__name__}")
+        check_name(name)
         ts = _clock.to_timestamp(now)
         tracker = self._engine.view(group_id).get(name, ts)
         if tracker is None:
             raise TrackerNotFound(group_id, name)
-        schedule = tracker._schedule
-        if schedule is None:
-            return None
-        return datetime.fromtimestamp(schedule.next_boundary(ts), schedule.tz)
+        return tracker._next_reset(ts)
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -411,10 +368,7 @@ class TrackingManager:
         Irreversible; does nothing unless ``confirm=True``.
         """
         if not confirm:
-            logger.warning(
-                "flush() deletes all trackers irreversibly; "
-                "pass confirm=True to proceed"
-            )
+            logger.warning("flush() deletes every tracker: pass confirm=True")
             return
         self.data_cache.flush_all()
         self.data_store.flush_all()

@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from dictrack.data_stores._mongo_format import from_bson, to_bson
 from dictrack.data_stores.base import BaseDataStore, Deletes, Upserts
 from dictrack.errors import BackendError, ConfigurationError, DeserializationError
 from dictrack.records import TrackerRecord
@@ -46,43 +47,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 logger = logging.getLogger(__name__)
 
 _DUPLICATE_KEY = 11000
-_INT64 = 2**63
-_BIG = "%int"
 _UTC = timezone.utc
-
-
-def _escape_key(key: str) -> str:
-    if "%" in key or "$" in key or "." in key:
-        return key.replace("%", "%25").replace("$", "%24").replace(".", "%2E")
-    return key
-
-
-def _unescape_key(key: str) -> str:
-    if "%" in key:
-        return key.replace("%2E", ".").replace("%24", "$").replace("%25", "%")
-    return key
-
-
-def to_bson(value: Any) -> Any:
-    """A JSON-like value with keys and integers MongoDB can hold."""
-    if isinstance(value, dict):
-        return {_escape_key(k): to_bson(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [to_bson(v) for v in value]
-    if type(value) is int and not -_INT64 <= value < _INT64:
-        return {_BIG: str(value)}
-    return value
-
-
-def from_bson(value: Any) -> Any:
-    """The inverse of :func:`to_bson`."""
-    if isinstance(value, dict):
-        if len(value) == 1 and _BIG in value:
-            return int(value[_BIG])
-        return {_unescape_key(k): from_bson(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [from_bson(v) for v in value]
-    return value
 
 
 def _date(ts: float) -> datetime:
@@ -406,4 +371,4 @@ def _is_client(client: Any) -> bool:
     return type(client).__module__.split(".")[0] == "mongomock"
 
 
-__all__ = ["MongoDBDataStore", "from_bson", "to_bson"]
+__all__ = ["MongoDBDataStore"]

@@ -8,8 +8,21 @@ leaves them to a separate ``dictrack worker`` process.
 
 from __future__ import annotations
 
-from dictrack.jobs.durability import ExpireJob, FlushJob, durability_jobs
+from dictrack.jobs.durability import (
+    ExpireJob,
+    FlushJob,
+    check_intervals,
+    durability_jobs,
+)
 from dictrack.jobs.periods import ResetJob
 from dictrack.jobs.runner import Job, JobRunner
 
-__all__ = ["ExpireJob", "FlushJob", "Job", "JobRunner", "ResetJob", "durability_jobs"]
+__all__ = [
+    "ExpireJob",
+    "FlushJob",
+    "Job",
+    "JobRunner",
+    "ResetJob",
+    "check_intervals",
+    "durability_jobs",
+]

@@ -20,6 +20,7 @@ import time
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+from dictrack._args import seconds
 from dictrack.errors import BackendError, StoreWriteError
 from dictrack.jobs.periods import ResetJob
 from dictrack.jobs.runner import Job
@@ -128,6 +129,12 @@ class ExpireJob:
             return gone, []
 
         engine.change(group_id, compute)
+
+
+def check_intervals(intervals: dict[str, float]) -> None:
+    """Check the keyword intervals of :func:`durability_jobs` (in place)."""
+    for name, value in intervals.items():
+        intervals[name] = seconds(value, f"`{name}`")
 
 
 def durability_jobs(

@@ -65,6 +65,12 @@ class TrackerState:
     _targets: tuple[Number, ...]
     _stage: int
     _progress: Number
+    _conditions: tuple[Any, ...]
+    _limiters: tuple[Any, ...]
+    _loop_forever: bool
+    _reset_policy: int
+    _schedule: Any
+    _period: float | None
 
     def _init_flags(self) -> None:
         self._completed = False
@@ -151,3 +157,49 @@ class TrackerState:
             raise TrackerAlreadyCompletedError(
                 f"tracker {self._name!r} of group {self._group_id!r} is completed"
             )
+
+    # -- value semantics ----------------------------------------------------
+
+    def _compare_key(self) -> tuple[Any, ...]:
+        return (
+            type(self),
+            self._name,
+            set(self._conditions),
+            set(self._limiters),
+            self._targets,
+            self._stage,
+            self._group_id,
+            self._progress,
+            self._completed,
+            self._removed,
+            self._dirtied,
+            self._limited,
+            self._loop_forever,
+            self._reset_policy,
+            self._schedule,
+            self._period,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TrackerState):
+            return NotImplemented
+        return self._compare_key() == other._compare_key()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as in 2.1.5
+
+    def _repr_fields(self) -> str:
+        return (
+            f"target={self.target} conditions={set(self._conditions)} "
+            f"limiters={set(self._limiters)} group_id={self._group_id} "
+            f"name={self._name} progress={self._progress}"
+        )
+
+    def __repr__(self) -> str:
+        content = f"<{type(self).__name__} ({self._repr_fields()})>"
+        if self._removed:
+            return "[REMOVED] " + content
+        if self._completed:
+            return "[COMPLETED] " + content
+        if self._limited:
+            return "[LIMITED] " + content
+        return content

@@ -31,6 +31,7 @@ from dictrack.events import (
 from dictrack.limiters.base import BaseLimiter
 from dictrack.schedules import Schedule
 from dictrack.trackers import _validate as v
+from dictrack.trackers._periods import Periodic
 from dictrack.trackers._state import (
     AUTO_POLICY,
     ResetPolicy,
@@ -56,7 +57,7 @@ BASE_FIELDS = frozenset(
 __all__ = ["BASE_FIELDS", "TRACKER_TYPES", "BaseTracker", "ResetPolicy", "check_policy"]
 
 
-class BaseTracker(TrackerState, Registered, ABC):
+class BaseTracker(Periodic, TrackerState, Registered, ABC):
     """Tracks progress of one group towards one or more stage targets.
 
     :param name: unique within its group.
@@ -85,8 +86,6 @@ class BaseTracker(TrackerState, Registered, ABC):
     #: Whether instances hold only known attributes (classes of this package);
     #: a user's subclass may add its own, which are stored and copied too.
     _known_only: ClassVar[bool] = True
-    #: set by __init__ and the codec; a class default for objects built otherwise
-    _schedule: Schedule | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -183,52 +182,6 @@ class BaseTracker(TrackerState, Registered, ABC):
         v.check_bool(value, "loop_forever")
         self._check_health()
         self._loop_forever = value
-
-    # -- value semantics ----------------------------------------------------
-
-    def _compare_key(self) -> tuple[Any, ...]:
-        return (
-            type(self),
-            self._name,
-            set(self._conditions),
-            set(self._limiters),
-            self._targets,
-            self._stage,
-            self._group_id,
-            self._progress,
-            self._completed,
-            self._removed,
-            self._dirtied,
-            self._limited,
-            self._loop_forever,
-            self._reset_policy,
-            self._schedule,
-            self._period,
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, BaseTracker):
-            return NotImplemented
-        return self._compare_key() == other._compare_key()
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, as in 2.1.5
-
-    def _repr_fields(self) -> str:
-        return (
-            f"target={self.target} conditions={set(self._conditions)} "
-            f"limiters={set(self._limiters)} group_id={self._group_id} "
-            f"name={self._name} progress={self._progress}"
-        )
-
-    def __repr__(self) -> str:
-        content = f"<{type(self).__name__} ({self._repr_fields()})>"
-        if self._removed:
-            return "[REMOVED] " + content
-        if self._completed:
-            return "[COMPLETED] " + content
-        if self._limited:
-            return "[LIMITED] " + content
-        return content
 
     def _clone(self) -> BaseTracker:
         """A copy that shares nothing mutable with this tracker."""
@@ -341,72 +294,6 @@ class BaseTracker(TrackerState, Registered, ABC):
             return txn.events
         finally:
             self._txn = None
-
-    # -- periods ------------------------------------------------------------
-
-    @property
-    def schedule(self) -> Schedule | None:
-        """The tracker's schedule, if it starts over every period."""
-        return self._schedule
-
-    @property
-    def period(self) -> float | None:
-        """When the period the tracker counts in started (epoch seconds)."""
-        return self._period
-
-    def _due(self, now: float) -> bool:
-        """Whether ``now`` is past the tracker's period: a compare, once the
-        period's end is cached (a pure function of schedule and period)."""
-        schedule = self._schedule
-        if schedule is None:
-            return False
-        end = self._period_end
-        if end is None:
-            if self._period is None:
-                return True
-            end = self._period_end = schedule.next_boundary(self._period)
-        return now >= end
-
-    def _roll(self, now: float) -> list[BaseEvent]:
-        """Move to the period containing ``now``; return the RESET event of a
-        new period (nothing for the first period or the same one).
-
-        A ``now`` before the recorded period (a clock moved back, a late event)
-        counts in the recorded period: periods only move forward.
-        """
-        schedule = self._schedule
-        assert schedule is not None
-        start = schedule.period_start(now)
-        events: list[BaseEvent] = []
-        if self._period is None:
-            self._period = start
-            self._dirtied = True
-        elif start > self._period:
-            policy = self._reset_policy
-            # Progress that is kept keeps its completion too: reopening it
-            # would complete it again at the next event.
-            stays_done = self._completed and not policy & ResetPolicy.PROGRESS
-            events = self._reset(policy, now, {})
-            if policy & ResetPolicy.PROGRESS:
-                self._stage = 1
-            if stays_done:
-                self._completed = True
-                for event in events:
-                    if isinstance(event, TrackerEvent):
-                        event.tracker._completed = True
-            self._period = start
-            self._dirtied = True
-        self._period_end = schedule.next_boundary(self._period)
-        return events
-
-    def _fresh(self, now: float) -> BaseTracker:
-        """A copy as it stands at ``now``: rolled into the current period if
-        one started since (what the next event or the reset job will write)."""
-        copy = self._clone()
-        if copy._due(now):
-            copy._roll(now)
-            copy._dirtied = self._dirtied
-        return copy
 
     def _conditions_met(self, data: EventData) -> bool:
         return all(condition.check(data) for condition in self._conditions)

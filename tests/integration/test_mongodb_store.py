@@ -12,7 +12,8 @@ import pytest
 from pymongo.errors import BulkWriteError, ServerSelectionTimeoutError
 
 from dictrack import data_stores
-from dictrack.data_stores.mongodb import MongoDBDataStore, from_bson, to_bson
+from dictrack.data_stores._mongo_format import from_bson, to_bson
+from dictrack.data_stores.mongodb import MongoDBDataStore
 from dictrack.errors import BackendError, ConfigurationError
 from dictrack.records import TrackerRecord
 
