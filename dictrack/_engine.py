@@ -194,7 +194,11 @@ class Engine:
                 return self._reload(view.group_id, cached_version)
             return self.finish(plan, now)
         status, current = self.cache.compare_and_set(
-            view.group_id, view.version, plan.writes, event_id=event_id
+            view.group_id,
+            view.version,
+            plan.writes,
+            event_id=event_id,
+            states_only=True,  # an event changes states, never definitions
         )
         if status is ApplyStatus.CONFLICT:
             return self._after_conflict(view, current)
@@ -256,7 +260,7 @@ class Engine:
             self.plan(self._held(items[i][0]), items[i][1], now, kwargs) for i in chosen
         ]
         ops = [
-            CASOp(items[i][0], plan.before.version, plan.writes, items[i][2])
+            CASOp(items[i][0], plan.before.version, plan.writes, items[i][2], True)
             for i, plan in zip(chosen, plans, strict=True)
         ]
         events: list[BaseEvent] = []

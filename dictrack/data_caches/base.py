@@ -63,6 +63,9 @@ class CASOp(NamedTuple):
     expected_version: int
     writes: Mapping[str, TrackerRecord | None]
     event_id: str | None = None
+    #: Every written record keeps the definition stored at the expected
+    #: version (see :meth:`BaseDataCache.compare_and_set`).
+    states_only: bool = False
 
 
 _LEASE_LOCK = threading.Lock()
@@ -131,10 +134,17 @@ class BaseDataCache(ABC):
         writes: Mapping[str, TrackerRecord | None],
         *,
         event_id: str | None = None,
+        states_only: bool = False,
     ) -> CASResult:
         """:meth:`apply`, returning the current group along with a CONFLICT when
         the backend can do so at no extra cost (Redis returns it from the same
-        script). The default returns no snapshot."""
+        script). The default returns no snapshot.
+
+        ``states_only`` promises that every written record has the definition
+        the group holds at ``expected_version`` (an event changed only states),
+        so a backend may skip writing definitions: when the version matches,
+        they are already there.
+        """
         return CASResult(
             self.apply(group_id, expected_version, writes, event_id=event_id)
         )
@@ -148,7 +158,11 @@ class BaseDataCache(ABC):
         """
         return [
             self.compare_and_set(
-                op.group_id, op.expected_version, op.writes, event_id=op.event_id
+                op.group_id,
+                op.expected_version,
+                op.writes,
+                event_id=op.event_id,
+                states_only=op.states_only,
             )
             for op in ops
         ]

@@ -295,10 +295,13 @@ class RedisDataCache(RedisMaintenance):
         writes: Mapping[str, TrackerRecord | None],
         *,
         event_id: str | None = None,
+        states_only: bool = False,
     ) -> CASResult:
         keys: list[str] = []
         args: list[Any] = [1]
-        self._add_op(keys, args, group_id, expected_version, writes, event_id)
+        self._add_op(
+            keys, args, group_id, expected_version, writes, event_id, states_only
+        )
         if not self._cluster:  # a standalone server: the script indexes too
             keys.append(self._dirty_index)
         elif writes:  # the index is on another node
@@ -314,16 +317,24 @@ class RedisDataCache(RedisMaintenance):
         expected_version: int,
         writes: Mapping[str, TrackerRecord | None],
         event_id: str | None,
+        states_only: bool,
     ) -> None:
-        """Append one op's keys and arguments (see ``apply.lua``)."""
+        """Append one op's keys and arguments (see ``apply.lua``); with
+        ``states_only``, definition ids are left as stored."""
         keys.extend(self._group_keys(group_id))
         if event_id or writes:  # the event id keys (see apply.lua)
             keys.extend(self._event_keys(group_id))
+        n = len(writes)
         if event_id:
             args += (expected_version, expected_version + 1, group_id, event_id)
-            args += (self._window, len(writes))
+            args += (self._window, -n if states_only else n)
         else:
-            args += (expected_version, expected_version + 1, group_id, "", len(writes))
+            args += (expected_version, expected_version + 1, group_id, "")
+            args.append(-n if states_only else n)
+        if states_only:  # pairs: definitions stay as stored
+            for name, record in writes.items():
+                args += (name, "" if record is None else state_value(record))
+            return
         id_of = self._definitions.id_of
         for name, record in writes.items():
             if record is None:
@@ -362,7 +373,7 @@ class RedisDataCache(RedisMaintenance):
             for op in chunk:
                 self._add_op(
                     keys, args, op.group_id, op.expected_version, op.writes,
-                    op.event_id,
+                    op.event_id, op.states_only,
                 )  # fmt: skip
             keys.append(self._dirty_index)
             replies = self._run("apply", keys, args)
@@ -389,7 +400,11 @@ class RedisDataCache(RedisMaintenance):
     def _try_op(self, op: CASOp) -> CASResult | BackendError:
         try:
             return self.compare_and_set(
-                op.group_id, op.expected_version, op.writes, event_id=op.event_id
+                op.group_id,
+                op.expected_version,
+                op.writes,
+                event_id=op.event_id,
+                states_only=op.states_only,
             )
         except BackendError as exc:
             if isinstance(exc.__cause__, (RedisConnectionError, RedisTimeoutError)):

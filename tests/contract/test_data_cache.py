@@ -82,6 +82,22 @@ def test_compare_and_set_may_return_the_current_group(data_cache):
     assert current is None or current == data_cache.load("g")
 
 
+def test_states_only_writes_keep_definitions(data_cache):
+    """``states_only``: new states, same definitions, deletes still delete;
+    the result is the one a plain compare-and-set gives."""
+    v = cached(data_cache, records=[rec("a"), rec("b"), rec("c")])
+    writes = {"a": rec("a", v + 1, progress=4), "b": None}
+    status, _ = data_cache.compare_and_set("g", v, writes, states_only=True)
+    assert status is APPLIED
+    snap = data_cache.load("g")
+    assert list(snap.records) == ["a", "c"]
+    assert snap.records["a"] == rec("a", v + 1, progress=4)
+    assert snap.records["c"].definition == rec("c").definition
+    assert data_cache.dirty()["g"] == {"a": v + 1, "b": v + 1}
+    stale = data_cache.compare_and_set("g", v, writes, states_only=True)
+    assert stale.status is CONFLICT
+
+
 def test_apply_to_missing_group_conflicts(data_cache):
     assert data_cache.apply("nope", 0, {"a": rec("a")}) is CONFLICT
     assert data_cache.load("nope") is None

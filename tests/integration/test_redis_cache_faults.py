@@ -181,18 +181,26 @@ def test_a_pickle_is_foreign_data(server, caplog, decode, where):
     assert progress(fresh, "h") == {"wins": 0}
 
 
-def test_a_refused_write_changes_nothing(backend, caplog):
+@pytest.mark.parametrize("write", ["update", "complete"])
+def test_a_refused_write_changes_nothing(backend, caplog, write):
+    """A write that must touch the definition ids (a new definition, or a
+    tracker removed on completion) is refused whole when that key is foreign."""
     manager = backend.manager()
     manager.add_tracker("g", wins(), now=T0)
-    assert manager.track("g", WIN, now=T0).ok  # the view is held
+    manager.add_tracker("g", wins("once", target=1), now=T0)
+    assert manager.track("g", {"event": "lose"}, now=T0).ok  # the view is held
     client, states = backend.client(), f"{backend.prefix}:{{g}}:s"
     ids_key = f"{backend.prefix}:{{g}}:d"
     ids = client.hgetall(ids_key)
     client.delete(ids_key)
     client.set(ids_key, "foreign")
     before = client.hgetall(states)
+    calls = {
+        "update": lambda: manager.update_tracker("g", wins(target=20)),
+        "complete": lambda: manager.track("g", WIN, now=T0),
+    }
     try:
-        error = refusal(lambda: manager.track("g", WIN, now=T0), caplog)
+        error = refusal(calls[write], caplog)
         assert isinstance(error, BackendError)
         assert re.search(r"'g'|\{g\}", str(error)), str(error)
         assert client.hgetall(states) == before

@@ -13,6 +13,8 @@
 -- window (only with an event id), number of writes n (with neither an event
 -- id nor writes, the op has 4 keys: it only checks the version), then
 -- n triples: name, state ("" deletes), definition id ("" keeps the one stored).
+-- A negative n (-n) announces n pairs instead: name and state, every
+-- definition kept (what tracking sends: an event changes only states).
 -- Returns one reply per op: {1} applied, {2} duplicate event id, {0} group
 -- missing, {0, version, states (flat), definition ids (flat)} on a version
 -- conflict, or {-1, message} when a key of the op holds foreign data (that op
@@ -45,14 +47,18 @@ for op = 1, tonumber(ARGV[1]) do
     o.window = ARGV[a]
     a = a + 1
   end
-  o.writes, o.first = tonumber(ARGV[a]), a + 1
-  if o.event ~= '' or o.writes > 0 then
+  local writes, stride = tonumber(ARGV[a]), 3
+  if writes < 0 then
+    writes, stride = -writes, 2
+  end
+  o.writes, o.stride, o.first = writes, stride, a + 1
+  if o.event ~= '' or writes > 0 then
     o.e, o.n = KEYS[k + 1], KEYS[k + 2]
     k = k + 2
   end
-  a = a + 1 + 3 * o.writes
-  for i = o.first + 1, a - 1, 3 do  -- state "" deletes, a definition id is set
-    if ARGV[i] == '' or ARGV[i + 1] ~= '' then
+  a = a + 1 + stride * writes
+  for i = o.first + 1, a - 1, stride do  -- "" deletes; a definition id is set
+    if ARGV[i] == '' or (stride == 3 and ARGV[i + 1] ~= '') then
       o.ids = true
     end
   end
@@ -109,40 +115,50 @@ end
 
 -- Pass 2: write.
 local function write(o)
-  local sets, dels, defs, marks = {}, {}, {}, {}
-  for i = o.first, o.first + 3 * (o.writes - 1), 3 do
-    local name, state, def = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  -- Names and states to set, marks, and (rarely) deletions and definitions.
+  local sets, marks, dels, defs = {}, {}, {}, {}
+  local ns, nm = 0, 0
+  local version, stride = o.version, o.stride
+  for i = o.first, o.first + stride * (o.writes - 1), stride do
+    local name, state = ARGV[i], ARGV[i + 1]
     if state == '' then
       dels[#dels + 1] = name
     else
-      sets[#sets + 1] = name
-      sets[#sets + 1] = state
+      sets[ns + 1], sets[ns + 2] = name, state
+      ns = ns + 2
+      local def = stride == 3 and ARGV[i + 2] or ''
       if def ~= '' then
         defs[#defs + 1] = name
         defs[#defs + 1] = def
       end
     end
-    marks[#marks + 1] = name
-    marks[#marks + 1] = o.version
+    marks[nm + 1], marks[nm + 2] = name, version
+    nm = nm + 2
   end
   -- The first write checks the states hash: a foreign one refuses the op
   -- before anything of it is written.
   local command, flat = 'HSET', sets
-  if #sets == 0 then
+  if ns == 0 then
     command, flat = 'HDEL', dels
   end
   local done = redis.pcall(command, o.s, unpack(flat, 1, math.min(#flat, 1000)))
   if type(done) == 'table' and done.err then
     return {-1, done.err}
   end
-  in_chunks(command, o.s, flat, 1001)
-  if command == 'HSET' then
-    in_chunks('HDEL', o.s, dels, 1)
+  if #flat > 1000 then
+    in_chunks(command, o.s, flat, 1001)
   end
-  in_chunks('HDEL', o.d, dels, 1)
-  in_chunks('HSET', o.d, defs, 1)
+  if #dels > 0 then
+    if ns > 0 then
+      in_chunks('HDEL', o.s, dels, 1)
+    end
+    in_chunks('HDEL', o.d, dels, 1)
+  end
+  if #defs > 0 then
+    in_chunks('HSET', o.d, defs, 1)
+  end
   in_chunks('HSET', o.m, marks, 1)
-  redis.call('SET', o.v, o.version)
+  redis.call('SET', o.v, version)
   if o.unmarked then
     -- A clean group may have a time to live (mark_clean.lua): data that is
     -- not yet in the store never expires. SET above already cleared the
