@@ -285,47 +285,32 @@ class Engine:
     ) -> Planned:
         """Evaluate an event on ``view``: the writes it needs and the view after."""
         evaluation = view.evaluate(data, now, kwargs)
-        changed = evaluation.changed
-        if not changed:
+        if not evaluation.changed:
             return Planned(view, evaluation, {}, view)
-        version = view.version + 1
-        writes: dict[str, TrackerRecord | None] = {}
-        pairs: Pairs = {}
-        for name, tracker in changed.items():
-            if tracker._completed and tracker._schedule is None:
-                writes[name] = pairs[name] = None  # done for good: removed
-                continue
-            old = view.record(name)
-            record = TrackerRecord(
-                name,
-                old.definition,
-                codec.encode_state(tracker),
-                version,
-                old.expire_at,
-            )
-            writes[name] = record
-            pairs[name] = (tracker, record)
-        return Planned(view, evaluation, writes, view.with_changes(version, pairs))
+        writes, after = view.advanced(evaluation.changed, view.version + 1)
+        return Planned(view, evaluation, writes, after)
 
     def finish(self, plan: Planned, now: float) -> Outcome:
         """The outcome of a plan the cache accepted: install its view, report."""
         changed = plan.evaluation.changed
-        if changed:
-            self._install(plan.after)
-        dirtied = [tracker._clone() for tracker in changed.values()]
-        for tracker in changed.values():
-            tracker._dirtied = False  # now the view's copy: as loaded
+        if not changed:
+            limited = self._limited(plan.after, now)
+            return TrackResult(True, [], [], limited), plan.evaluation.events
+        self._install(plan.after)
         before = plan.before
-        completed = [
-            t
-            for t in dirtied
-            if t._completed
-            # not one that was done already (a scheduled tracker moving on)
-            and not ((was := before.get(t._name, _ALWAYS)) and was._completed)
-        ]
-        for tracker in completed:
-            if tracker._schedule is None:  # a scheduled one waits for its period
-                tracker._removed = True
+        dirtied: list[BaseTracker] = []
+        completed: list[BaseTracker] = []
+        for tracker in changed.values():
+            copy = tracker._clone()  # the caller's: the view keeps its own
+            tracker._dirtied = False  # now the view's copy: as loaded
+            dirtied.append(copy)
+            # Newly completed (not a scheduled tracker done already moving on).
+            if copy._completed and not (
+                (was := before.get(copy._name, _ALWAYS)) and was._completed
+            ):
+                completed.append(copy)
+                if copy._schedule is None:  # a scheduled one waits for its period
+                    copy._removed = True
         limited = self._limited(plan.after, now, dirtied)
         return TrackResult(True, dirtied, completed, limited), plan.evaluation.events
 

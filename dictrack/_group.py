@@ -207,6 +207,45 @@ class GroupView:
             out.events += events
             out.changed[tracker._name] = copy
 
+    def advanced(
+        self, changed: Mapping[str, BaseTracker], version: int
+    ) -> tuple[dict[str, TrackerRecord | None], GroupView]:
+        """The writes for trackers an event changed (copies of this view's),
+        and the view after them at ``version``.
+
+        An event changes states only: definitions, expiry and so the plan stay,
+        unless a tracker completed for good and is removed.
+        """
+        positions = self._plan.positions
+        trackers = list(self._trackers)
+        records = list(self._records)
+        writes: dict[str, TrackerRecord | None] = {}
+        limited_moved = removed = False
+        for name, tracker in changed.items():
+            if tracker._completed and tracker._schedule is None:
+                writes[name] = None  # done for good: removed
+                removed = True
+                continue
+            pos = positions[name]
+            old = records[pos]
+            writes[name] = records[pos] = TrackerRecord(
+                name, old.definition, codec.encode_state(tracker), version,
+                old.expire_at,
+            )  # fmt: skip
+            if tracker._limited is not trackers[pos]._limited:
+                limited_moved = True
+            trackers[pos] = tracker
+        if removed:  # a new plan
+            pairs = {
+                name: None if record is None else (changed[name], record)
+                for name, record in writes.items()
+            }
+            return writes, self.with_changes(version, pairs)
+        return writes, GroupView(
+            self.group_id, version, self._plan, trackers, records,
+            None if limited_moved else self._limited, self._expiring,
+        )  # fmt: skip
+
     def with_changes(
         self,
         version: int,

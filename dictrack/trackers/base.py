@@ -187,15 +187,18 @@ class BaseTracker(Periodic, TrackerState, Registered, ABC):
         """A copy that shares nothing mutable with this tracker."""
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
-        if self._limiters:
-            new._limiters = tuple(limiter._copy() for limiter in self._limiters)
-        if self._listeners is not None:
+        if (  # one test on the hot path: usually none of these
+            self._limiters
+            or self._listeners is not None
+            or self._txn is not None
+            or not self._known_only
+        ):
+            if self._limiters:
+                new._limiters = tuple(limiter._copy() for limiter in self._limiters)
             new._listeners = None  # listeners belong to the caller's object
-        if self._txn is not None:
             new._txn = None  # a snapshot taken during a transition
-        if not self._known_only:  # a user's attributes may be mutable
-            for key, value in self._extra_state().items():
-                new.__dict__[key] = copy.deepcopy(value)
+            for key, value in self._extra_state().items():  # a user's attributes
+                new.__dict__[key] = copy.deepcopy(value)  # may be mutable
         return new
 
     def _extra_state(self) -> dict[str, Any]:
@@ -270,7 +273,11 @@ class BaseTracker(Periodic, TrackerState, Registered, ABC):
     ) -> list[BaseEvent]:
         """Apply one event; return the events it caused (in order)."""
         self._matched = False
-        rolled = self._roll(now) if self._due(now) else None
+        rolled = (
+            self._roll(now)
+            if self._schedule is not None and self._due(now)  # inlined: hot
+            else None
+        )
         if self._limited or self._completed:
             return rolled or []
         txn = self._txn = _Transition(now, kwargs)
