@@ -1,4 +1,4 @@
-"""How RedisDataCache lays groups out as values, and its shared definitions.
+"""How RedisDataCache lays groups out: key names, values, shared definitions.
 
 A tracker's state is one hash value, ``"version|expire_at|state-json"`` (short
 enough for Redis's compact listpack encoding); its definition is referenced by
@@ -21,6 +21,48 @@ try:
     from redis.exceptions import RedisError
 except ImportError:  # pragma: no cover - redis.py reports the missing extra
     RedisError = OSError  # type: ignore[misc,assignment]  # never raised then
+
+
+class KeyLayout:
+    """The key names of groups under one prefix (listed in ``redis.py``)."""
+
+    #: Groups whose key names are kept built (the hot path builds none).
+    MEMO = 100_000
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._apply: dict[str, tuple[str, str, str, str]] = {}
+        self._events: dict[str, tuple[str, str]] = {}
+
+    def keys(self, group_id: str, *kinds: str) -> list[str]:
+        """``<prefix>:{<group_id>}:<kind>`` for each kind."""
+        if "{" in group_id or "}" in group_id:
+            # A brace would break the hash tag (keys of one group on several
+            # cluster slots): tag by a hash, and keep the id in the key.
+            # "#" before the kind: no brace-free group id can produce these keys.
+            tag = hashlib.blake2b(group_id.encode(), digest_size=8).hexdigest()
+            return [f"{self.prefix}:{{#{tag}}}:#{kind}" for kind in kinds]
+        return [f"{self.prefix}:{{{group_id}}}:{kind}" for kind in kinds]
+
+    def apply_keys(self, group_id: str) -> tuple[str, str, str, str]:
+        """The keys every apply of a group takes (v, s, d, m)."""
+        keys = self._apply.get(group_id)
+        if keys is None:
+            if len(self._apply) >= self.MEMO:
+                self._apply.clear()
+            v, s, d, m = self.keys(group_id, "v", "s", "d", "m")
+            keys = self._apply[group_id] = (v, s, d, m)
+        return keys
+
+    def event_keys(self, group_id: str) -> tuple[str, str]:
+        """The event id keys of a group (e, n)."""
+        keys = self._events.get(group_id)
+        if keys is None:
+            if len(self._events) >= self.MEMO:
+                self._events.clear()
+            e, n = self.keys(group_id, "e", "n")
+            keys = self._events[group_id] = (e, n)
+        return keys
 
 
 def text(value: Any) -> str:

@@ -26,7 +26,6 @@ keys in KEYS. Nothing read from Redis is unpickled: states are JSON.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
@@ -34,7 +33,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dictrack._args import seconds
-from dictrack.data_caches._redis_format import Definitions, state_value, text
+from dictrack.data_caches._redis_format import (
+    Definitions,
+    KeyLayout,
+    state_value,
+    text,
+)
 from dictrack.data_caches._redis_maintenance import RedisError, RedisMaintenance
 from dictrack.data_caches.base import (
     ApplyStatus,
@@ -146,8 +150,7 @@ class RedisDataCache(RedisMaintenance):
             for name in _SCRIPTS
         }
         self._definitions = Definitions(client, prefix)
-        self._apply_keys: dict[str, tuple[str, str, str, str]] = {}
-        self._ev_keys: dict[str, tuple[str, str]] = {}
+        self._layout = KeyLayout(prefix)
         self._dirty_index = f"{prefix}:dirty"
 
     @classmethod
@@ -170,33 +173,7 @@ class RedisDataCache(RedisMaintenance):
     # -- keys and values ------------------------------------------------------
 
     def _keys(self, group_id: str, *kinds: str) -> list[str]:
-        if "{" in group_id or "}" in group_id:
-            # A brace would break the hash tag (keys of one group on several
-            # cluster slots): tag by a hash, and keep the id in the key.
-            # "#" before the kind: no brace-free group id can produce these keys.
-            tag = hashlib.blake2b(group_id.encode(), digest_size=8).hexdigest()
-            return [f"{self.prefix}:{{#{tag}}}:#{kind}" for kind in kinds]
-        return [f"{self.prefix}:{{{group_id}}}:{kind}" for kind in kinds]
-
-    def _group_keys(self, group_id: str) -> tuple[str, str, str, str]:
-        """The keys every apply of a group takes (v, s, d, m), built once."""
-        keys = self._apply_keys.get(group_id)
-        if keys is None:
-            if len(self._apply_keys) >= 100_000:
-                self._apply_keys.clear()
-            v, s, d, m = self._keys(group_id, "v", "s", "d", "m")
-            keys = self._apply_keys[group_id] = (v, s, d, m)
-        return keys
-
-    def _event_keys(self, group_id: str) -> tuple[str, str]:
-        """The event id keys of a group (e, n), built once."""
-        keys = self._ev_keys.get(group_id)
-        if keys is None:
-            if len(self._ev_keys) >= 100_000:
-                self._ev_keys.clear()
-            e, n = self._keys(group_id, "e", "n")
-            keys = self._ev_keys[group_id] = (e, n)
-        return keys
+        return self._layout.keys(group_id, *kinds)
 
     def _run(
         self, name: str, keys: list[str], args: Sequence[Any], group_id: str = ""
@@ -321,9 +298,10 @@ class RedisDataCache(RedisMaintenance):
     ) -> None:
         """Append one op's keys and arguments (see ``apply.lua``); with
         ``states_only``, definition ids are left as stored."""
-        keys.extend(self._group_keys(group_id))
+        layout = self._layout
+        keys.extend(layout.apply_keys(group_id))
         if event_id or writes:  # the event id keys (see apply.lua)
-            keys.extend(self._event_keys(group_id))
+            keys.extend(layout.event_keys(group_id))
         n = len(writes)
         if event_id:
             args += (expected_version, expected_version + 1, group_id, event_id)
