@@ -75,6 +75,9 @@ _SCRIPTS = (
 )
 #: Ops per script call of a batch: bounds the time one call holds the server.
 _BATCH = 500
+#: Results without a snapshot are immutable: built once.
+_APPLIED = CASResult(ApplyStatus.APPLIED)
+_DUPLICATE = CASResult(ApplyStatus.DUPLICATE)
 
 
 class RedisDataCache(RedisMaintenance):
@@ -325,9 +328,9 @@ class RedisDataCache(RedisMaintenance):
     ) -> CASResult:
         code = int(reply[0])
         if code == 1:
-            return CASResult(ApplyStatus.APPLIED)
+            return _APPLIED
         if code == 2:
-            return CASResult(ApplyStatus.DUPLICATE)
+            return _DUPLICATE
         if code == -1:
             raise self._foreign("apply", keys, ResponseError(text(reply[1])))
         current = self._snapshot(group_id, reply[1:]) if len(reply) > 1 else None
