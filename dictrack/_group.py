@@ -232,7 +232,7 @@ class GroupView:
                 name, old.definition, codec.encode_state(tracker), version,
                 old.expire_at,
             )  # fmt: skip
-            if tracker._limited is not trackers[pos]._limited:
+            if tracker._limited != trackers[pos]._limited:
                 limited_moved = True
             trackers[pos] = tracker
         if removed:  # a new plan

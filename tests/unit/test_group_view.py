@@ -1,0 +1,110 @@
+"""GroupView after an event: the view the engine keeps equals one built anew
+from the records it writes (pure: no cache, no store, no clock)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dictrack import codec
+from dictrack._engine import Engine
+from dictrack._group import GroupView
+from dictrack.conditions.keys import KeyValueEQ
+from dictrack.data_caches.base import GroupSnapshot
+from dictrack.limiters.count import CountLimiter
+from dictrack.trackers.base import BaseTracker
+from dictrack.trackers.numerics.accumulation import AccumulationTracker
+from dictrack.trackers.numerics.count import CountTracker
+
+NOW = 1_700_000_000.0
+GROUP = "g"
+
+
+def trackers() -> list[BaseTracker]:
+    """Indexed and scanned trackers, one closed by a limiter, one that
+    completes for good after two wins, one that loops."""
+    win = KeyValueEQ("event", "win")
+    made: list[BaseTracker] = [
+        CountTracker("wins", [win], 1000),
+        CountTracker("twice", [win], 2),
+        AccumulationTracker("bets", [win], 10**9, key="bet"),
+        CountTracker("capped", [win], 1000, limiters=[CountLimiter(3)]),
+        CountTracker("q1", [win, KeyValueEQ("quest", "q1")], 1000),
+        CountTracker("q2", [KeyValueEQ("quest", "q2")], [1, 2, 3], loop_forever=True),
+        CountTracker("any", [], 1000),
+    ]
+    for tracker in made:
+        tracker.group_id = GROUP
+    return made
+
+
+def start() -> GroupView:
+    records = [codec.encode(t, 1) for t in trackers()]
+    return GroupView.build(GROUP, GroupSnapshot(1, {r.name: r for r in records}))
+
+
+def described(view: GroupView) -> tuple[object, ...]:
+    """What a view holds, as plain data."""
+    live = view.live(NOW)
+    return (
+        view.version,
+        view.names(),
+        [codec.encode_state(t) for t in live],
+        [view.record(n) for n in view.names()],
+        [t.name for t in view.limited(NOW)],
+    )
+
+
+events = st.lists(
+    st.fixed_dictionaries(
+        {
+            "event": st.sampled_from(["win", "lose"]),
+            "quest": st.sampled_from(["q1", "q2", "q3"]),
+            "bet": st.integers(0, 100),
+        }
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(events)
+def test_the_view_after_events_equals_one_built_from_its_records(
+    sequence: list[dict[str, object]],
+) -> None:
+    view = start()
+    for data in sequence:
+        plan = Engine.plan(view, data, NOW, {})
+        after = plan.after
+        if plan.writes:
+            assert after.version == view.version + 1
+            assert {r.version for r in plan.writes.values() if r} <= {after.version}
+        rebuilt = GroupView.build(
+            GROUP,
+            GroupSnapshot(after.version, {n: after.record(n) for n in after.names()}),
+        )
+        assert described(after) == described(rebuilt)
+        # The view it came from is untouched (copy on write).
+        assert described(view) == described(
+            GroupView.build(
+                GROUP,
+                GroupSnapshot(view.version, {n: view.record(n) for n in view.names()}),
+            )
+        )
+        view = after
+
+
+def test_a_tracker_done_for_good_leaves_the_view() -> None:
+    view = start()
+    for _ in range(2):
+        view = Engine.plan(view, {"event": "win"}, NOW, {}).after
+    assert "twice" not in view.names()
+    assert view.get("twice", NOW) is None
+
+
+def test_a_limiter_closing_moves_the_tracker_into_limited() -> None:
+    view = start()
+    assert [t.name for t in view.limited(NOW)] == []
+    for _ in range(3):
+        view = Engine.plan(view, {"event": "win"}, NOW, {}).after
+    assert [t.name for t in view.limited(NOW)] == ["capped"]
