@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from dictrack.conditions.keys import KeyValueEQ
@@ -91,3 +93,27 @@ class FlakyStore(BaseDataStore):
 
     def close(self) -> None:
         """The inner store is the fixture's to close."""
+
+
+def run_threads(
+    n: int, work: Callable[[int], None], timeout: float | None = None
+) -> None:
+    """Run ``work(k)`` for k in range(n) on n threads released together;
+    re-raise the first failure once all have ended."""
+    barrier = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def body(k: int) -> None:
+        try:
+            barrier.wait(timeout=timeout)
+            work(k)
+        except BaseException as exc:  # re-raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=body, args=(k,)) for k in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]

@@ -6,7 +6,6 @@ are computed from the same event generator the threads use.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +18,14 @@ from dictrack.limiters.count import CountLimiter
 from dictrack.manager import TrackingManager
 from dictrack.trackers.numerics.count import CountTracker
 from tests.conftest import STORE_PARAMS
-from tests.integration._manager_helpers import T0, bets, progress, reloaded, wins
+from tests.integration._manager_helpers import (
+    T0,
+    bets,
+    progress,
+    reloaded,
+    run_threads,
+    wins,
+)
 
 # The store takes no part in tracking (it is written behind), so one store is
 # enough here; every cache backend still runs. Keeps this file under ~10 s.
@@ -70,23 +76,7 @@ def _track(manager: TrackingManager, data: dict[str, Any], **kwargs: Any) -> Any
 
 def _run(work: Callable[[int], None]) -> None:
     """Run ``work(k)`` on THREADS threads released together; re-raise failures."""
-    barrier = threading.Barrier(THREADS)
-    errors: list[BaseException] = []
-
-    def body(k: int) -> None:
-        try:
-            barrier.wait()
-            work(k)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=body, args=(k,)) for k in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
+    run_threads(THREADS, work)
 
 
 @pytest.fixture

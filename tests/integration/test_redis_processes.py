@@ -43,6 +43,7 @@ from dictrack.trackers.base import BaseTracker
 from dictrack.trackers.numerics.accumulation import AccumulationTracker
 from dictrack.trackers.numerics.count import CountTracker
 from tests.conftest import CLUSTER_URL, REDIS_URL, _start_local_servers, need_server
+from tests.integration._manager_helpers import run_threads
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -213,28 +214,18 @@ def _track_in_threads(
     spec: dict[str, Any], manager: TrackingManager, numbers: list[int], stats: Stats
 ) -> None:
     """THREADS threads share ``manager``, each tracking every THREADS-th event."""
-    barrier = threading.Barrier(THREADS)
     lock = threading.Lock()
-    errors: list[BaseException] = []
 
-    def body(k: int) -> None:
+    def work(k: int) -> None:
         mine = Stats()
         try:
-            barrier.wait(timeout=WORKER_TIMEOUT)
             for n in numbers[k::THREADS]:
                 _track(spec, manager, n, mine)
-        except BaseException as exc:  # re-raised below
-            errors.append(exc)
-        with lock:
-            stats.merge(mine)
+        finally:
+            with lock:
+                stats.merge(mine)
 
-    threads = [threading.Thread(target=body, args=(k,)) for k in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
+    run_threads(THREADS, work, timeout=WORKER_TIMEOUT)
 
 
 def _worker(
