@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from dictrack import codec
@@ -59,6 +60,8 @@ Written = tuple[GroupView, Changes, list[BaseEvent], dict[str, TrackerRecord | N
 
 _ALWAYS = float("-inf")  # a "now" at which no tracker has expired
 _STRIPES = 64  # locks shared by hash of group id: bounded memory, rare collisions
+#: Events per cache call of a track_many round (see ``_round``).
+_CHUNK = 25
 
 
 class Engine:
@@ -256,28 +259,54 @@ class Engine:
         results: list[TrackResult | None],
         refused: set[str],
     ) -> None:
-        plans = [
-            self.plan(self._held(items[i][0]), items[i][1], now, kwargs) for i in chosen
-        ]
-        ops = [
-            CASOp(items[i][0], plan.before.version, plan.writes, items[i][2], True)
-            for i, plan in zip(chosen, plans, strict=True)
-        ]
+        """One event of each of several groups, in chunks the cache pipelines:
+        the next chunk is evaluated while the server applies the last one.
+
+        An event a tracker refuses (it raises) ends the round there: the
+        events before it stay applied and are reported, then it is raised.
+        """
+        views = [self._held(items[i][0]) for i in chosen]  # loads come first
+        sent: deque[tuple[int, Planned]] = deque()
+        failed: list[Exception] = []
+
+        def chunks() -> Iterator[list[CASOp]]:
+            ops: list[CASOp] = []
+            for i, view in zip(chosen, views, strict=True):
+                group_id, data, event_id = items[i]
+                try:
+                    plan = self.plan(view, data, now, kwargs)
+                except Exception as exc:  # raised after the round
+                    failed.append(exc)
+                    break
+                sent.append((i, plan))
+                ops.append(CASOp(group_id, view.version, plan.writes, event_id, True))
+                if len(ops) == _CHUNK:
+                    yield ops
+                    ops = []
+            if ops:
+                yield ops
+
         events: list[BaseEvent] = []
-        for i, op, plan, reply in zip(
-            chosen, ops, plans, self.cache.compare_and_set_many(ops), strict=True
-        ):
-            if reply.status is ApplyStatus.APPLIED:
-                results[i], caused = self.finish(plan, now)
-                events += caused
-            elif reply.status is ApplyStatus.DUPLICATE:
-                results[i] = TrackResult(
-                    True, [], [], self._limited(plan.before, now), True
-                )
-            else:  # the rest of this group goes one by one, in order
-                self._forget(plan.before)
-                refused.add(op.group_id)
-        self.listeners.dispatch(events)
+        try:
+            for replies in self.cache.compare_and_set_stream(chunks()):
+                for reply in replies:
+                    i, plan = sent.popleft()
+                    if isinstance(reply, BackendError):  # foreign data
+                        failed.append(reply)
+                    elif reply.status is ApplyStatus.APPLIED:
+                        results[i], caused = self.finish(plan, now)
+                        events += caused
+                    elif reply.status is ApplyStatus.DUPLICATE:
+                        results[i] = TrackResult(
+                            True, [], [], self._limited(plan.before, now), True
+                        )
+                    else:  # the rest of this group goes one by one, in order
+                        self._forget(plan.before)
+                        refused.add(plan.before.group_id)
+        finally:  # what was applied is reported, whatever stopped the round
+            self.listeners.dispatch(events)
+        if failed:
+            raise failed[0]
 
     @staticmethod
     def plan(

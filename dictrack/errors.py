@@ -23,6 +23,12 @@ class BackendError(DictrackError, OSError):
     """A data cache or data store operation failed; the driver error is the cause."""
 
 
+class OutcomeUnknownError(BackendError):
+    """A write reached the cache but its reply was lost (the connection broke,
+    a socket timeout): it may or may not have been applied. Tracking with an
+    ``event_id`` makes sending the event again safe."""
+
+
 class StoreLoadError(BackendError):
     """A group missing from the cache could not be loaded from the store."""
 

@@ -16,10 +16,11 @@ import enum
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from dictrack.errors import BackendError
 from dictrack.records import TrackerRecord
 
 #: ``{group_id: {name: version}}``: trackers changed since last stored.
@@ -166,6 +167,24 @@ class BaseDataCache(ABC):
             )
             for op in ops
         ]
+
+    def compare_and_set_stream(
+        self, chunks: Iterable[Sequence[CASOp]]
+    ) -> Iterator[Sequence[CASResult | BackendError]]:
+        """:meth:`compare_and_set_many` of each chunk, in order: yields one
+        sequence of results per chunk, one result per op.
+
+        A backend that pipelines (Redis) sends chunk ``i + 1`` before it yields
+        the results of chunk ``i``, so whatever the caller does to build the
+        next chunk (``chunks`` may be lazy) or to handle results overlaps the
+        server's work. An op refused because a key of its group holds data
+        dictrack did not write is a :class:`~dictrack.errors.BackendError` in
+        its place, and the other ops go on (the default raises it, as
+        :meth:`compare_and_set_many` does). A backend that cannot be reached
+        raises; ops of chunks sent before may have been applied.
+        """
+        for ops in chunks:
+            yield self.compare_and_set_many(ops)
 
     @abstractmethod
     def dirty(self) -> DirtyMarks:

@@ -27,7 +27,7 @@ keys in KEYS. Nothing read from Redis is unpickled: states are JSON.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -40,6 +40,7 @@ from dictrack.data_caches._redis_format import (
     text,
 )
 from dictrack.data_caches._redis_maintenance import RedisError, RedisMaintenance
+from dictrack.data_caches._redis_wire import call, pipelined
 from dictrack.data_caches.base import (
     ApplyStatus,
     CASOp,
@@ -179,10 +180,18 @@ class RedisDataCache(RedisMaintenance):
         return self._layout.keys(group_id, *kinds)
 
     def _run(
-        self, name: str, keys: list[str], args: Sequence[Any], group_id: str = ""
+        self,
+        name: str,
+        keys: list[str],
+        args: Sequence[Any],
+        group_id: str = "",
+        once: bool = False,
     ) -> Any:
+        """Run a script; ``once``: never send it twice (see ``_redis_wire``)."""
         script = self._scripts[name]
         try:
+            if once and not self._cluster:
+                return call(self.client, script, (len(keys), *keys, *args))
             try:
                 return self.client.evalsha(script.sha, len(keys), *keys, *args)
             except NoScriptError:  # the server lost it (SCRIPT FLUSH, restart)
@@ -286,8 +295,8 @@ class RedisDataCache(RedisMaintenance):
             keys.append(self._dirty_index)
         elif writes:  # the index is on another node
             self._index(group_id)
-        reply = self._run("apply", keys, args, group_id)
-        return self._cas_result(group_id, reply[0], keys)
+        reply = self._run("apply", keys, args, group_id, once=True)
+        return self._cas_result(group_id, reply[0])
 
     def _add_op(
         self,
@@ -323,60 +332,96 @@ class RedisDataCache(RedisMaintenance):
             else:
                 args += (name, state_value(record), id_of(record.definition))
 
-    def _cas_result(
-        self, group_id: str, reply: Sequence[Any], keys: Sequence[str]
-    ) -> CASResult:
+    def _cas_result(self, group_id: str, reply: Sequence[Any]) -> CASResult:
+        result = self._op_result(group_id, reply)
+        if isinstance(result, BackendError):
+            raise result
+        return result
+
+    def _op_result(
+        self, group_id: str, reply: Sequence[Any]
+    ) -> CASResult | BackendError:
         code = int(reply[0])
         if code == 1:
             return _APPLIED
         if code == 2:
             return _DUPLICATE
         if code == -1:
-            raise self._foreign("apply", keys, ResponseError(text(reply[1])))
+            keys = self._keys(group_id, "v", "s", "d", "m", "e", "n")
+            return self._foreign("apply", keys, ResponseError(text(reply[1])))
         current = self._snapshot(group_id, reply[1:]) if len(reply) > 1 else None
         return CASResult(ApplyStatus.CONFLICT, current)
 
     def compare_and_set_many(self, ops: Sequence[CASOp]) -> list[CASResult]:
         """The whole batch in one script call on a standalone server (one round
         trip; a cluster runs each op on its node)."""
-        if (
-            self._cluster
-            or len(ops) < 2
-            or len({op.group_id for op in ops}) < len(ops)  # the script's rule
-        ):
-            return self._one_by_one(ops)
-        results: list[CASResult] = []
-        failed: tuple[Sequence[Any], list[str]] | None = None
-        for start in range(0, len(ops), _BATCH):
-            chunk = ops[start : start + _BATCH]
-            keys: list[str] = []
-            args: list[Any] = [len(chunk)]
-            for op in chunk:
-                self._add_op(
-                    keys, args, op.group_id, op.expected_version, op.writes,
-                    op.event_id, op.states_only,
-                )  # fmt: skip
-            keys.append(self._dirty_index)
-            replies = self._run("apply", keys, args)
-            refused = [r for r in replies if int(r[0]) == -1]
-            if refused and failed is None:  # foreign data; the others went on
-                failed = refused[0], keys
-            results += (
-                self._cas_result(op.group_id, reply, keys)
-                for op, reply in zip(chunk, replies, strict=True)
-                if int(reply[0]) != -1
-            )
-        if failed is not None:
-            self._cas_result("", *failed)  # raises BackendError
-        return results
-
-    def _one_by_one(self, ops: Sequence[CASOp]) -> list[CASResult]:
-        """Each op on its own; one refused for foreign data stops no other."""
-        results: list[CASResult | BackendError] = [self._try_op(op) for op in ops]
+        results = [r for part in self.compare_and_set_stream([ops]) for r in part]
         for result in results:
             if isinstance(result, BackendError):
-                raise result
+                raise result  # the first refused op; the others went on
         return [r for r in results if not isinstance(r, BackendError)]
+
+    def compare_and_set_stream(
+        self, chunks: Iterable[Sequence[CASOp]]
+    ) -> Iterator[list[CASResult | BackendError]]:
+        """On a standalone server, script calls pipelined on one connection
+        (see ``_redis_stream``): one call per chunk, unless a chunk holds a
+        group twice or more than ``_BATCH`` ops. A cluster runs each op on
+        its node, one at a time."""
+        if self._cluster:
+            for ops in chunks:
+                yield [self._try_op(op) for op in ops]
+            return
+        results: list[CASResult | BackendError] = []
+        script = self._scripts["apply"]
+        try:
+            for (ops, last), reply in pipelined(
+                self.client, script, self._calls(chunks)
+            ):
+                if isinstance(reply, ResponseError):  # the whole call was refused
+                    results += [
+                        self._foreign("apply", [self._dirty_index], reply)
+                    ] * len(ops)
+                elif reply is not None:
+                    results += [
+                        _APPLIED if r[0] == 1 else self._op_result(op.group_id, r)
+                        for op, r in zip(ops, reply, strict=True)
+                    ]
+                if last:
+                    yield results
+                    results = []
+        except UnicodeDecodeError as exc:  # a decode_responses client, foreign bytes
+            raise DeserializationError(
+                f"a key of the batch holds data dictrack did not write ({exc}); "
+                "choose another prefix or remove the foreign keys"
+            ) from exc
+        except RedisError as exc:
+            raise BackendError(
+                f"Redis unavailable ({type(exc).__name__}: {exc})"
+            ) from exc
+
+    def _calls(
+        self, chunks: Iterable[Sequence[CASOp]]
+    ) -> Iterator[tuple[tuple[Sequence[CASOp], bool], tuple[Any, ...] | None]]:
+        """``((ops, last of its chunk), script arguments)`` per script call:
+        the script takes each group at most once (see ``apply.lua``)."""
+        for ops in chunks:
+            start, seen = 0, set[str]()
+            for n, op in enumerate(ops):
+                if op.group_id in seen or n - start == _BATCH:
+                    yield (ops[start:n], False), self._call(ops[start:n])
+                    start, seen = n, set[str]()
+                seen.add(op.group_id)
+            yield (ops[start:], True), self._call(ops[start:]) if ops else None
+
+    def _call(self, ops: Sequence[CASOp]) -> tuple[Any, ...]:
+        keys: list[str] = []
+        args: list[Any] = [len(ops)]
+        add = self._add_op
+        for op in ops:
+            add(keys, args, *op)  # CASOp's fields are _add_op's parameters
+        keys.append(self._dirty_index)
+        return (len(keys), *keys, *args)
 
     def _try_op(self, op: CASOp) -> CASResult | BackendError:
         try:

@@ -221,3 +221,34 @@ def test_compare_and_set_many_equals_one_by_one(data_cache):
     assert list(data_cache.load("g1").records) == ["a"]
     assert dict(data_cache.load("g2").records) == {}
     assert data_cache.compare_and_set_many([]) == []
+
+
+def test_compare_and_set_stream_yields_each_chunk_in_order(data_cache):
+    from dictrack.data_caches.base import CASOp
+
+    versions = {g: cached(data_cache, g) for g in ("g1", "g2", "g3")}
+    pulled: list[int] = []
+
+    def chunks():  # lazy: built while earlier chunks are on their way
+        for n, ops in enumerate(
+            [
+                [CASOp(g, v, {"a": rec("a", v + 1, 1)}) for g, v in versions.items()],
+                [],
+                [
+                    CASOp("g1", versions["g1"], {"a": rec("a")}),  # stale now
+                    CASOp("g2", versions["g2"] + 1, {}, "e"),
+                    CASOp("g2", versions["g2"] + 1, {}, "e"),  # the same group twice
+                ],
+            ]
+        ):
+            pulled.append(n)
+            yield ops
+
+    statuses = [
+        [r.status for r in part] for part in data_cache.compare_and_set_stream(chunks())
+    ]
+    assert pulled == [0, 1, 2]
+    assert statuses == [[APPLIED] * 3, [], [CONFLICT, APPLIED, DUPLICATE]]
+    for group, version in versions.items():
+        assert data_cache.load(group).records["a"].state["progress"] == 1
+        assert data_cache.version(group) == version + 1

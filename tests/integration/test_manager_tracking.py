@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from dictrack.data_stores.sqlite import SQLiteDataStore
+from dictrack.events import EVENT_TRACKER_ALL_COMPLETED, EVENT_TRACKER_STAGE_COMPLETED
 from dictrack.limiters.count import CountLimiter
 from dictrack.limiters.time import TimeLimiter
 from dictrack.manager import TrackingManager
@@ -257,6 +258,62 @@ def test_track_many_over_several_groups(manager):
     assert [r.ok for r in results] == [True] * 4
     assert progress(manager, "g1") == {"a": 2}
     assert progress(manager, "g2") == {"a": 1}
+
+
+def test_a_batch_larger_than_a_cache_call_equals_tracking_one_by_one(manager):
+    """Rounds of 60 groups go to the cache in several pipelined calls."""
+    groups = [f"g{i}" for i in range(60)]
+    for group in groups:
+        manager.add_trackers(group, [wins("w", target=[2, 3]), bets("b")], now=T0)
+        manager.add_trackers(f"one-{group}", [wins("w", target=[2, 3]), bets("b")])
+    events = [
+        (g, {**WIN, "bet": i} if i % 4 else LOSE, f"e{i % 70}" if i % 5 == 0 else None)
+        for i, g in enumerate(groups * 3)
+    ]
+    heard: list[tuple[str, str]] = []
+    manager.add_listener(EVENT_TRACKER_STAGE_COMPLETED, lambda e: heard.append(
+        (e.group_id, e.name)
+    ))  # fmt: skip
+
+    batch = manager.track_many(events, now=T0)
+    in_batch = list(heard)
+    heard.clear()
+    single = [manager.track(f"one-{g}", d, now=T0, event_id=e) for g, d, e in events]
+
+    def shape(result: TrackResult) -> tuple[object, ...]:
+        return (
+            result.ok,
+            state(result.dirtied),
+            state(result.completed),
+            result.duplicate,
+        )
+
+    assert [shape(r) for r in batch] == [shape(r) for r in single]
+    assert sorted(in_batch) == sorted((g.removeprefix("one-"), n) for g, n in heard)
+    for group in groups:
+        assert state(manager.get_trackers(group)) == state(
+            manager.get_trackers(f"one-{group}")
+        )
+
+
+def test_an_event_a_tracker_refuses_stops_the_batch_there(manager):
+    """Events before it stay applied and are heard; the rest are not tracked."""
+    groups = [f"g{i}" for i in range(40)]
+    for group in groups:
+        manager.add_trackers(group, [bets("b")], now=T0)
+    heard: list[str] = []
+    manager.add_listener(
+        EVENT_TRACKER_ALL_COMPLETED, lambda e: heard.append(e.group_id)
+    )
+    events = [(g, {**WIN, "bet": 1000}) for g in groups]
+    events[30] = (groups[30], {**WIN, "bet": "lots"})
+
+    with pytest.raises(ValueError, match="finite number"):
+        manager.track_many(events, now=T0)
+
+    assert [progress(manager, g) for g in groups[:30]] == [{}] * 30  # completed
+    assert heard == groups[:30]
+    assert [progress(manager, g) for g in groups[30:]] == [{"b": 0}] * 10
 
 
 # -- flush ---------------------------------------------------------------------

@@ -252,7 +252,7 @@ def test_noscript_recovery_on_a_private_server(throwaway, tmp_path):
     loads: list[int] = []
 
     def flush() -> None:
-        loads.append(sum(text(c[0]) == "SCRIPT LOAD" for c in client.commands()))
+        loads.append(sum(c[:2] == ("SCRIPT", "LOAD") for c in client.commands()))
         client.script_flush()
 
     other = open_manager(throwaway, "p", tmp_path / "s.db")

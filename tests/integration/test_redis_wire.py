@@ -1,0 +1,241 @@
+"""How apply.lua goes over the wire: never sent twice, pipelined in batches.
+
+A reply lost after the script ran must not make the event count twice (redis-py
+re-sends a command on a broken connection when the client has a retry policy,
+the default since redis-py 6), and a batch's calls keep their order through a
+script the server lost while they were in flight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from redis.exceptions import NoScriptError, ResponseError
+
+from dictrack.data_caches import _redis_wire as wire
+from dictrack.errors import BackendError, OutcomeUnknownError
+from dictrack.events import EVENT_TRACKER_STAGE_COMPLETED
+
+from ._manager_helpers import LOSE, T0, WIN, progress, wins
+from .test_redis_cache import Backend, open_backend, text
+
+pytestmark = pytest.mark.redis
+
+
+class ReplyDropper:
+    """A TCP proxy to the test server that, once armed, closes the client's
+    connection instead of passing on the next reply (the command has run)."""
+
+    def __init__(self, port: int) -> None:
+        self.target = port
+        self.armed = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            server = socket.create_connection(("127.0.0.1", self.target))
+            self.sockets += (client, server)
+            for src, dst, replies in ((client, server, False), (server, client, True)):
+                thread = threading.Thread(
+                    target=self._pipe, args=(src, dst, replies), daemon=True
+                )
+                self.threads.append(thread)
+                thread.start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, replies: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                if replies and self.armed.is_set():
+                    self.armed.clear()
+                    break  # the reply is lost
+                dst.sendall(data)
+        except OSError:
+            pass
+        for sock in (src, dst):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        for sock in (self.listener, *self.sockets):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for thread in self.threads:
+            thread.join(5)
+        for sock in (self.listener, *self.sockets):
+            sock.close()
+
+
+@pytest.fixture
+def server(tmp_path) -> Iterator[Backend]:
+    yield from open_backend("redis", tmp_path)
+
+
+@pytest.fixture
+def dropper(server) -> ReplyDropper:
+    port = server.client().connection_pool.connection_kwargs["port"]
+    proxy = ReplyDropper(port)
+    server.stack.callback(proxy.close)  # after the managers using it close
+    return proxy
+
+
+def proxied_manager(server: Backend, dropper: ReplyDropper) -> Any:
+    # redis-py's default client: it retries commands on connection errors.
+    client = redis.Redis(port=dropper.port)
+    server.stack.callback(client.close)
+    return server.manager(server.cache(client))
+
+
+def test_a_lost_reply_is_reported_and_the_event_counts_once(server, dropper):
+    manager = proxied_manager(server, dropper)
+    manager.add_tracker("g", wins(), now=T0)
+    manager.track("g", WIN, now=T0)  # warm: view and script
+    dropper.armed.set()
+    with pytest.raises(OutcomeUnknownError, match="may or may not have been applied"):
+        manager.track("g", WIN, now=T0, event_id="e1")
+    assert progress(server.manager(), "g") == {"wins": 2}  # applied, once
+    again = manager.track("g", WIN, now=T0, event_id="e1")  # the safe retry
+    assert again.duplicate and progress(manager, "g") == {"wins": 2}
+    assert manager.track("g", WIN, now=T0).dirtied[0].progress == 3
+
+
+def test_a_batch_whose_reply_is_lost_counts_once(server, dropper):
+    manager = proxied_manager(server, dropper)
+    groups = [f"g{i}" for i in range(30)]  # two script calls, pipelined
+    for group in groups:
+        manager.add_tracker(group, wins(), now=T0)
+    manager.track_many([(g, LOSE) for g in groups], now=T0)  # warm
+    dropper.armed.set()
+    events = [(g, WIN, f"e-{g}") for g in groups]
+    with pytest.raises(OutcomeUnknownError):
+        manager.track_many(events, now=T0)
+    # The first call ran; the second did too unless the proxy closed the
+    # connection before passing it on. None counts twice.
+    counts = [progress(server.manager(), g)["wins"] for g in groups]
+    assert counts[:25] == [1] * 25 and set(counts) <= {0, 1}
+    results = manager.track_many(events, now=T0)  # the safe retry
+    assert [r.duplicate for r in results] == [c == 1 for c in counts]
+    assert [progress(manager, g) for g in groups] == [{"wins": 1}] * 30
+
+
+def test_a_batch_reports_foreign_data_after_applying_the_rest(server):
+    manager = server.manager()
+    groups = [f"g{i}" for i in range(60)]
+    for group in groups:
+        manager.add_tracker(group, wins(target=[1, 5]), now=T0)
+    client = server.client()
+    client.set(f"{server.prefix}:{{g40}}:e", "foreign")  # its event ids
+    heard: list[str] = []
+    manager.add_listener(
+        EVENT_TRACKER_STAGE_COMPLETED, lambda e: heard.append(e.group_id)
+    )
+    with pytest.raises(BackendError, match=r"\{g40\}"):
+        manager.track_many([(g, WIN, f"e-{g}") for g in groups], now=T0)
+    others = [g for g in groups if g != "g40"]
+    assert heard == others  # what was applied is reported
+    assert [progress(server.manager(), g) for g in others] == [{"wins": 1}] * 59
+    assert progress(server.manager(), "g40") == {"wins": 0}
+    assert text(client.get(f"{server.prefix}:{{g40}}:e")) == "foreign"
+    assert manager.track("g41", WIN, now=T0).dirtied[0].progress == 2
+
+
+# -- the pipeline, against a scripted connection ---------------------------------
+
+
+class ScriptedConnection:
+    """Replies in order from a script; records what was sent."""
+
+    def __init__(self, replies: list[Any]) -> None:
+        self.replies = replies
+        self.sent: list[bytes] = []
+        self.disconnected = False
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        self.sent += command
+
+    def send_command(self, *args: Any) -> None:  # without hiredis
+        self.sent.append(repr(args).encode())
+
+    def read_response(self) -> Any:
+        reply = self.replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    def disconnect(self) -> None:
+        self.disconnected = True
+
+
+class ScriptedClient:
+    def __init__(self, conn: ScriptedConnection) -> None:
+        self.conn = conn
+        self.loads = 0
+        self.connection_pool = self
+        self.released = 0
+
+    def get_connection(self) -> ScriptedConnection:
+        return self.conn
+
+    def release(self, conn: ScriptedConnection) -> None:
+        self.released += 1
+
+    def script_load(self, body: str) -> str:
+        self.loads += 1
+        return f"sha-{self.loads}"
+
+
+class Script:
+    sha = "sha-0"
+    script = "return 1"
+
+
+def run(replies: list[Any], calls: list[Any]) -> tuple[list[Any], ScriptedClient]:
+    client = ScriptedClient(ScriptedConnection(replies))
+    out = list(wire.pipelined(client, Script(), calls))
+    return out, client
+
+
+def test_calls_lost_with_the_script_are_sent_again_in_order():
+    calls = [(n, (1, "k", n)) for n in range(4)]
+    lost = NoScriptError("NOSCRIPT")
+    # 0 and 1 in flight when the script is lost; 1 ran anyway (another client
+    # loaded it meanwhile); 0 is sent again; then 2 and 3 as usual.
+    out, client = run([lost, "r1", "r0", "r2", ResponseError("boom")], calls)
+    assert [tag for tag, _ in out] == [0, 1, 2, 3]
+    assert [reply for _, reply in out[:3]] == ["r0", "r1", "r2"]
+    assert isinstance(out[3][1], ResponseError)
+    assert client.loads == 1 and client.released == 1
+    assert len(client.conn.sent) == 5 and not client.conn.disconnected
+
+
+def test_a_call_of_none_keeps_its_place_and_sends_nothing():
+    out, client = run(["a", "b"], [("x", (1,)), ("empty", None), ("y", (2,))])
+    assert out == [("x", "a"), ("empty", None), ("y", "b")]
+    assert len(client.conn.sent) == 2
+
+
+def test_a_connection_lost_with_replies_unread_is_dropped():
+    lost = redis.ConnectionError("gone")
+    with pytest.raises(OutcomeUnknownError):
+        run(["a", lost], [(n, (n,)) for n in range(3)])
+
+
+def test_abandoning_a_pipeline_drops_its_connection():
+    client = ScriptedClient(ScriptedConnection(["a", "b", "c"]))
+    stream = wire.pipelined(client, Script(), [(n, (n,)) for n in range(3)])
+    assert next(stream) == (0, "a")
+    stream.close()  # reply 1 is still in flight
+    assert client.conn.disconnected and client.released == 1
