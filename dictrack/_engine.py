@@ -16,18 +16,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from dictrack import codec
+from dictrack import _batch, codec
 from dictrack._clock import back_off
 from dictrack._group import Evaluation, GroupView
 from dictrack._persist import WriteBehind
 from dictrack.data_caches.base import (
     ApplyStatus,
     BaseDataCache,
-    CASOp,
     GroupSnapshot,
 )
 from dictrack.data_stores.base import BaseDataStore
@@ -60,8 +58,6 @@ Written = tuple[GroupView, Changes, list[BaseEvent], dict[str, TrackerRecord | N
 
 _ALWAYS = float("-inf")  # a "now" at which no tracker has expired
 _STRIPES = 64  # locks shared by hash of group id: bounded memory, rare collisions
-#: Events per cache call of a track_many round (see ``_round``).
-_CHUNK = 25
 
 
 class Engine:
@@ -216,97 +212,8 @@ class Engine:
         now: float,
         kwargs: dict[str, Any],
     ) -> list[TrackResult]:
-        """Track a batch with one cache round trip per round.
-
-        Each round takes the next pending event of every group, evaluates it
-        on the view held in process, and sends all writes and version checks to
-        the cache at once (a batch of events of distinct groups is one round).
-        A group the cache refuses (another writer got there first) has its
-        remaining events tracked one by one afterwards, so the results are
-        those of tracking every event in order; events of a group are
-        delivered to listeners in order.
-        """
-        results: list[TrackResult | None] = [None] * len(items)
-        pending = list(range(len(items)))
-        refused: set[str] = set()
-        while pending:
-            batch: dict[str, int] = {}
-            later: list[int] = []
-            for i in pending:
-                group_id = items[i][0]
-                if group_id in refused:
-                    continue
-                if group_id in batch:
-                    later.append(i)
-                else:
-                    batch[group_id] = i
-            self._round(items, list(batch.values()), now, kwargs, results, refused)
-            pending = later
-        for i, (group_id, data, event_id) in enumerate(items):
-            if results[i] is None:
-                try:
-                    results[i] = self.track(group_id, data, now, event_id, kwargs)
-                except ConflictError as exc:  # tell the caller where to resume
-                    raise ConflictError(group_id, exc.attempts, list(results)) from exc
-        return [result for result in results if result is not None]
-
-    def _round(
-        self,
-        items: Sequence[tuple[str, EventData, str | None]],
-        chosen: list[int],
-        now: float,
-        kwargs: dict[str, Any],
-        results: list[TrackResult | None],
-        refused: set[str],
-    ) -> None:
-        """One event of each of several groups, in chunks the cache pipelines:
-        the next chunk is evaluated while the server applies the last one.
-
-        An event a tracker refuses (it raises) ends the round there: the
-        events before it stay applied and are reported, then it is raised.
-        """
-        views = [self._held(items[i][0]) for i in chosen]  # loads come first
-        sent: deque[tuple[int, Planned]] = deque()
-        failed: list[Exception] = []
-
-        def chunks() -> Iterator[list[CASOp]]:
-            ops: list[CASOp] = []
-            for i, view in zip(chosen, views, strict=True):
-                group_id, data, event_id = items[i]
-                try:
-                    plan = self.plan(view, data, now, kwargs)
-                except Exception as exc:  # raised after the round
-                    failed.append(exc)
-                    break
-                sent.append((i, plan))
-                ops.append(CASOp(group_id, view.version, plan.writes, event_id, True))
-                if len(ops) == _CHUNK:
-                    yield ops
-                    ops = []
-            if ops:
-                yield ops
-
-        events: list[BaseEvent] = []
-        try:
-            for replies in self.cache.compare_and_set_stream(chunks()):
-                for reply in replies:
-                    i, plan = sent.popleft()
-                    if isinstance(reply, BackendError):  # foreign data
-                        failed.append(reply)
-                    elif reply.status is ApplyStatus.APPLIED:
-                        results[i], caused = self.finish(plan, now)
-                        events += caused
-                    elif reply.status is ApplyStatus.DUPLICATE:
-                        results[i] = TrackResult(
-                            True, [], [], self._limited(plan.before, now), True
-                        )
-                    else:  # the rest of this group goes one by one, in order
-                        self._forget(plan.before)
-                        refused.add(plan.before.group_id)
-        finally:  # what was applied is reported, whatever stopped the round
-            self.listeners.dispatch(events)
-        if failed:
-            raise failed[0]
+        """Track a batch (see ``_batch``): results as tracking each in order."""
+        return _batch.track_many(self, items, now, kwargs)
 
     @staticmethod
     def plan(

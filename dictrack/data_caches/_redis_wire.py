@@ -8,7 +8,8 @@ errors when the client has a retry policy (redis-py 6 and later have one by
 default), so the apply script goes through here instead, with redis-py's
 connection API (``send_packed_command``, ``read_response``):
 
-- ``call`` sends one call and reads its reply. A call that fails before it
+- ``call`` sends one call and reads its reply (``call_on_node`` on a Redis
+  Cluster, whose client re-sends the same way). A call that fails before it
   is fully sent did not run; one whose reply is lost raises
   :class:`~dictrack.errors.OutcomeUnknownError`: the write may have been
   applied.
@@ -28,11 +29,16 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from dictrack.errors import ConfigurationError, OutcomeUnknownError
 
-from dictrack.errors import OutcomeUnknownError
+try:
+    from redis.exceptions import AskError, NoScriptError, ResponseError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+except ImportError as exc:  # pragma: no cover - exercised without the extra
+    raise ConfigurationError(
+        "RedisDataCache needs redis-py: pip install 'dictrack[redis]'"
+    ) from exc
 
 _hiredis_pack: Callable[[tuple[Any, ...]], bytes] | None
 try:  # redis-py's own packer checks each argument's type first: ~2x slower
@@ -73,6 +79,21 @@ def call(client: Any, script: Any, args: Args) -> Any:
             return _answer(conn)
     finally:
         pool.release(conn)
+
+
+def call_on_node(cluster: Any, script: Any, key: str, args: Args) -> Any:
+    """:func:`call` on the Redis Cluster node serving ``key``'s slot. A slot
+    that moved (``MOVED``/``ASK``: the script did not run) goes through the
+    cluster client, which follows the redirection and learns the new layout."""
+    node = cluster.get_redis_connection(cluster.get_node_from_key(key))
+    try:
+        return call(node, script, args)
+    except AskError:  # MOVED is one too
+        try:
+            return cluster.evalsha(script.sha, *args)
+        except NoScriptError:  # the new node never saw it
+            script.sha = cluster.script_load(script.script)
+            return cluster.evalsha(script.sha, *args)
 
 
 def pipelined(

@@ -27,23 +27,23 @@ keys in KEYS. Nothing read from Redis is unpickled: states are JSON.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dictrack._args import seconds
+from dictrack.data_caches._redis_batch import APPLIED, DUPLICATE, RedisBatches
 from dictrack.data_caches._redis_format import (
     Definitions,
     KeyLayout,
     state_value,
     text,
 )
-from dictrack.data_caches._redis_maintenance import RedisError, RedisMaintenance
-from dictrack.data_caches._redis_wire import call, pipelined
+from dictrack.data_caches._redis_maintenance import RedisError
+from dictrack.data_caches._redis_wire import call, call_on_node
 from dictrack.data_caches.base import (
     ApplyStatus,
-    CASOp,
     CASResult,
     GroupSnapshot,
     fresh_version,
@@ -54,9 +54,7 @@ from dictrack.records import TrackerRecord
 try:
     import redis
     from redis.cluster import RedisCluster
-    from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import NoScriptError, ResponseError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
 except ImportError as exc:  # pragma: no cover - exercised without the extra
     raise ConfigurationError(
         "RedisDataCache needs redis-py: pip install 'dictrack[redis]'"
@@ -74,14 +72,9 @@ _SCRIPTS = (
     "lease",
     "lease_release",
 )
-#: Ops per script call of a batch: bounds the time one call holds the server.
-_BATCH = 500
-#: Results without a snapshot are immutable: built once.
-_APPLIED = CASResult(ApplyStatus.APPLIED)
-_DUPLICATE = CASResult(ApplyStatus.DUPLICATE)
 
 
-class RedisDataCache(RedisMaintenance):
+class RedisDataCache(RedisBatches):
     """Keep groups in Redis (a server or a Redis Cluster) for every process.
 
     :param client: a ``redis.Redis`` or ``redis.cluster.RedisCluster``, with or
@@ -190,7 +183,11 @@ class RedisDataCache(RedisMaintenance):
         """Run a script; ``once``: never send it twice (see ``_redis_wire``)."""
         script = self._scripts[name]
         try:
-            if once and not self._cluster:
+            if once:
+                if self._cluster:
+                    return call_on_node(
+                        self.client, script, keys[0], (len(keys), *keys, *args)
+                    )
                 return call(self.client, script, (len(keys), *keys, *args))
             try:
                 return self.client.evalsha(script.sha, len(keys), *keys, *args)
@@ -343,96 +340,11 @@ class RedisDataCache(RedisMaintenance):
     ) -> CASResult | BackendError:
         code = int(reply[0])
         if code == 1:
-            return _APPLIED
+            return APPLIED
         if code == 2:
-            return _DUPLICATE
+            return DUPLICATE
         if code == -1:
             keys = self._keys(group_id, "v", "s", "d", "m", "e", "n")
             return self._foreign("apply", keys, ResponseError(text(reply[1])))
         current = self._snapshot(group_id, reply[1:]) if len(reply) > 1 else None
         return CASResult(ApplyStatus.CONFLICT, current)
-
-    def compare_and_set_many(self, ops: Sequence[CASOp]) -> list[CASResult]:
-        """The whole batch in one script call on a standalone server (one round
-        trip; a cluster runs each op on its node)."""
-        results = [r for part in self.compare_and_set_stream([ops]) for r in part]
-        for result in results:
-            if isinstance(result, BackendError):
-                raise result  # the first refused op; the others went on
-        return [r for r in results if not isinstance(r, BackendError)]
-
-    def compare_and_set_stream(
-        self, chunks: Iterable[Sequence[CASOp]]
-    ) -> Iterator[list[CASResult | BackendError]]:
-        """On a standalone server, script calls pipelined on one connection
-        (see ``_redis_stream``): one call per chunk, unless a chunk holds a
-        group twice or more than ``_BATCH`` ops. A cluster runs each op on
-        its node, one at a time."""
-        if self._cluster:
-            for ops in chunks:
-                yield [self._try_op(op) for op in ops]
-            return
-        results: list[CASResult | BackendError] = []
-        script = self._scripts["apply"]
-        try:
-            for (ops, last), reply in pipelined(
-                self.client, script, self._calls(chunks)
-            ):
-                if isinstance(reply, ResponseError):  # the whole call was refused
-                    results += [
-                        self._foreign("apply", [self._dirty_index], reply)
-                    ] * len(ops)
-                elif reply is not None:
-                    results += [
-                        _APPLIED if r[0] == 1 else self._op_result(op.group_id, r)
-                        for op, r in zip(ops, reply, strict=True)
-                    ]
-                if last:
-                    yield results
-                    results = []
-        except UnicodeDecodeError as exc:  # a decode_responses client, foreign bytes
-            raise DeserializationError(
-                f"a key of the batch holds data dictrack did not write ({exc}); "
-                "choose another prefix or remove the foreign keys"
-            ) from exc
-        except RedisError as exc:
-            raise BackendError(
-                f"Redis unavailable ({type(exc).__name__}: {exc})"
-            ) from exc
-
-    def _calls(
-        self, chunks: Iterable[Sequence[CASOp]]
-    ) -> Iterator[tuple[tuple[Sequence[CASOp], bool], tuple[Any, ...] | None]]:
-        """``((ops, last of its chunk), script arguments)`` per script call:
-        the script takes each group at most once (see ``apply.lua``)."""
-        for ops in chunks:
-            start, seen = 0, set[str]()
-            for n, op in enumerate(ops):
-                if op.group_id in seen or n - start == _BATCH:
-                    yield (ops[start:n], False), self._call(ops[start:n])
-                    start, seen = n, set[str]()
-                seen.add(op.group_id)
-            yield (ops[start:], True), self._call(ops[start:]) if ops else None
-
-    def _call(self, ops: Sequence[CASOp]) -> tuple[Any, ...]:
-        keys: list[str] = []
-        args: list[Any] = [len(ops)]
-        add = self._add_op
-        for op in ops:
-            add(keys, args, *op)  # CASOp's fields are _add_op's parameters
-        keys.append(self._dirty_index)
-        return (len(keys), *keys, *args)
-
-    def _try_op(self, op: CASOp) -> CASResult | BackendError:
-        try:
-            return self.compare_and_set(
-                op.group_id,
-                op.expected_version,
-                op.writes,
-                event_id=op.event_id,
-                states_only=op.states_only,
-            )
-        except BackendError as exc:
-            if isinstance(exc.__cause__, (RedisConnectionError, RedisTimeoutError)):
-                raise  # the server is away: the other ops would fail too
-            return exc

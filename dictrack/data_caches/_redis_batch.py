@@ -1,0 +1,144 @@
+"""RedisDataCache's batches: ``compare_and_set_many`` and the pipelined
+``compare_and_set_stream`` behind ``track_many`` (one op is in ``redis.py``).
+
+A mixin: it works on the attributes and helpers that
+:class:`~dictrack.data_caches.redis.RedisDataCache` defines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from dictrack.data_caches._redis_maintenance import RedisError, RedisMaintenance
+from dictrack.data_caches._redis_wire import pipelined
+from dictrack.data_caches.base import ApplyStatus, CASOp, CASResult
+from dictrack.errors import BackendError, ConfigurationError, DeserializationError
+from dictrack.records import TrackerRecord
+
+try:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import ResponseError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+except ImportError as exc:  # pragma: no cover - exercised without the extra
+    raise ConfigurationError(
+        "RedisDataCache needs redis-py: pip install 'dictrack[redis]'"
+    ) from exc
+
+#: Ops per script call: bounds the time one call holds the server.
+BATCH = 500
+#: Results without a snapshot are immutable: built once.
+APPLIED = CASResult(ApplyStatus.APPLIED)
+DUPLICATE = CASResult(ApplyStatus.DUPLICATE)
+
+Call = tuple[tuple[Sequence[CASOp], bool], tuple[Any, ...] | None]
+
+
+class RedisBatches(RedisMaintenance):
+    """Several compare-and-sets per script call, calls pipelined."""
+
+    if TYPE_CHECKING:
+        from collections.abc import Mapping
+
+        def _add_op(
+            self,
+            keys: list[str],
+            args: list[Any],
+            group_id: str,
+            expected_version: int,
+            writes: Mapping[str, TrackerRecord | None],
+            event_id: str | None,
+            states_only: bool,
+        ) -> None: ...
+
+        def _op_result(
+            self, group_id: str, reply: Sequence[Any]
+        ) -> CASResult | BackendError: ...
+
+        @staticmethod
+        def _foreign(
+            name: str, keys: Sequence[str], exc: Exception
+        ) -> BackendError: ...
+
+    def compare_and_set_many(self, ops: Sequence[CASOp]) -> list[CASResult]:
+        """The whole batch in one script call on a standalone server (one round
+        trip; a cluster runs each op on its node)."""
+        results = [r for part in self.compare_and_set_stream([ops]) for r in part]
+        for result in results:
+            if isinstance(result, BackendError):
+                raise result  # the first refused op; the others went on
+        return [r for r in results if not isinstance(r, BackendError)]
+
+    def compare_and_set_stream(
+        self, chunks: Iterable[Sequence[CASOp]]
+    ) -> Iterator[list[CASResult | BackendError]]:
+        """On a standalone server, script calls pipelined on one connection
+        (see ``_redis_wire``): one call per chunk, unless a chunk holds a
+        group twice or more than ``BATCH`` ops. A cluster runs each op on
+        its node, one at a time."""
+        if self._cluster:
+            for ops in chunks:
+                yield [self._try_op(op) for op in ops]
+            return
+        results: list[CASResult | BackendError] = []
+        script = self._scripts["apply"]
+        try:
+            for (ops, last), reply in pipelined(
+                self.client, script, self._calls(chunks)
+            ):
+                if isinstance(reply, ResponseError):  # the whole call was refused
+                    results += [
+                        self._foreign("apply", [self._dirty_index], reply)
+                    ] * len(ops)
+                elif reply is not None:
+                    results += [
+                        APPLIED if r[0] == 1 else self._op_result(op.group_id, r)
+                        for op, r in zip(ops, reply, strict=True)
+                    ]
+                if last:
+                    yield results
+                    results = []
+        except UnicodeDecodeError as exc:  # a decode_responses client, foreign bytes
+            raise DeserializationError(
+                f"a key of the batch holds data dictrack did not write ({exc}); "
+                "choose another prefix or remove the foreign keys"
+            ) from exc
+        except RedisError as exc:
+            raise BackendError(
+                f"Redis unavailable ({type(exc).__name__}: {exc})"
+            ) from exc
+
+    def _calls(self, chunks: Iterable[Sequence[CASOp]]) -> Iterator[Call]:
+        """``((ops, last of its chunk), script arguments)`` per script call:
+        the script takes each group at most once (see ``apply.lua``)."""
+        for ops in chunks:
+            start, seen = 0, set[str]()
+            for n, op in enumerate(ops):
+                if op.group_id in seen or n - start == BATCH:
+                    yield (ops[start:n], False), self._call(ops[start:n])
+                    start, seen = n, set[str]()
+                seen.add(op.group_id)
+            yield (ops[start:], True), self._call(ops[start:]) if ops else None
+
+    def _call(self, ops: Sequence[CASOp]) -> tuple[Any, ...]:
+        keys: list[str] = []
+        args: list[Any] = [len(ops)]
+        add = self._add_op
+        for op in ops:
+            add(keys, args, *op)  # CASOp's fields are _add_op's parameters
+        keys.append(self._dirty_index)
+        return (len(keys), *keys, *args)
+
+    def _try_op(self, op: CASOp) -> CASResult | BackendError:
+        try:
+            return self.compare_and_set(
+                op.group_id,
+                op.expected_version,
+                op.writes,
+                event_id=op.event_id,
+                states_only=op.states_only,
+            )
+        except BackendError as exc:
+            if isinstance(exc.__cause__, (RedisConnectionError, RedisTimeoutError)):
+                raise  # the server is away: the other ops would fail too
+            return exc
