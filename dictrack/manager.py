@@ -152,7 +152,9 @@ class TrackingManager:
         :returns: ``(ok, dirtied, completed, limited)``; see :class:`TrackResult`.
             ``ok`` is False (as in 2.1.5) when the group had to be loaded and
             the store failed.
-        :raises BackendError: if the cache is unreachable (nothing was applied).
+        :raises BackendError: if the cache is unreachable (nothing was applied),
+            or if the reply was lost (``OutcomeUnknownError``: resend with the
+            same ``event_id``).
         :raises ConflictError: if the group kept changing concurrently.
         """
         check_group(group_id)
@@ -175,10 +177,10 @@ class TrackingManager:
     ) -> list[TrackResult]:
         """Track ``(group_id, data)`` or ``(group_id, data, event_id)`` items.
 
-        The results are those of calling :meth:`track` for each item in order,
-        but a batch costs one cache round trip per round (one round when every
-        group appears once), so large batches are many times faster on Redis.
-        Listeners hear each group's events in order.
+        The results are those of calling :meth:`track` for each item in order;
+        Redis gets 25 events per script call, pipelined while the next 25 are
+        evaluated. Listeners hear each group's events in order. An event a
+        tracker refuses (it raises) stops the batch: what came before stays.
         """
         items = check_items(events)
         ts = _clock.to_timestamp(now)

@@ -152,18 +152,22 @@ def test_a_batch_reports_foreign_data_after_applying_the_rest(server):
     assert manager.track("g41", WIN, now=T0).dirtied[0].progress == 2
 
 
-def test_on_a_cluster_a_slot_that_moved_is_followed(tmp_path, monkeypatch):
-    for cluster in open_backend("cluster", tmp_path):
-        client = cluster.client()
-        manager = cluster.manager(cluster.cache(client))
-        manager.add_tracker("g", wins(), now=T0)
-        manager.track("g", WIN, now=T0)
-        right = client.get_node_from_key(f"{cluster.prefix}:{{g}}:v")
-        wrong = next(n for n in client.get_primaries() if n.name != right.name)
-        monkeypatch.setattr(client, "get_node_from_key", lambda *_a, **_k: wrong)
-        assert manager.track("g", WIN, now=T0).dirtied[0].progress == 2  # MOVED
-        monkeypatch.undo()
-        assert progress(cluster.manager(), "g") == {"wins": 2}
+@pytest.fixture
+def cluster(tmp_path) -> Iterator[Backend]:
+    yield from open_backend("cluster", tmp_path)
+
+
+def test_on_a_cluster_a_slot_that_moved_is_followed(cluster, monkeypatch):
+    client = cluster.client()
+    manager = cluster.manager(cluster.cache(client))
+    manager.add_tracker("g", wins(), now=T0)
+    manager.track("g", WIN, now=T0)
+    right = client.get_node_from_key(f"{cluster.prefix}:{{g}}:v")
+    wrong = next(n for n in client.get_primaries() if n.name != right.name)
+    monkeypatch.setattr(client, "get_node_from_key", lambda *_a, **_k: wrong)
+    assert manager.track("g", WIN, now=T0).dirtied[0].progress == 2  # MOVED
+    monkeypatch.undo()
+    assert progress(cluster.manager(), "g") == {"wins": 2}
 
 
 # -- the pipeline, against a scripted connection ---------------------------------
