@@ -7,7 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from dictrack.data_caches.base import ApplyStatus, CASResult
 from dictrack.data_stores.sqlite import SQLiteDataStore
+from dictrack.errors import ConflictError
 from dictrack.events import EVENT_TRACKER_ALL_COMPLETED, EVENT_TRACKER_STAGE_COMPLETED
 from dictrack.limiters.count import CountLimiter
 from dictrack.limiters.time import TimeLimiter
@@ -314,6 +316,30 @@ def test_an_event_a_tracker_refuses_stops_the_batch_there(manager):
     assert [progress(manager, g) for g in groups[:30]] == [{}] * 30  # completed
     assert heard == groups[:30]
     assert [progress(manager, g) for g in groups[30:]] == [{"b": 0}] * 10
+
+
+def test_a_batch_that_keeps_conflicting_says_where_to_resume(monkeypatch):
+    """Group "g" is always changed elsewhere: its events go one by one after
+    the round, and the ConflictError carries every result up to it."""
+    manager = TrackingManager(run_jobs=False)
+    for group in ("f", "g", "h"):
+        manager.add_tracker(group, wins(), now=T0)
+    cache = manager.data_cache
+    real = cache.compare_and_set
+
+    def conflicting(group_id, *args, **kwargs):
+        if group_id == "g":
+            return CASResult(ApplyStatus.CONFLICT)
+        return real(group_id, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "compare_and_set", conflicting)
+    with pytest.raises(ConflictError) as raised:
+        manager.track_many([("f", WIN), ("g", WIN), ("h", WIN), ("g", WIN)], now=T0)
+    assert raised.value.group_id == "g"
+    done = [r and r.dirtied[0].progress for r in raised.value.results]
+    assert done == [1, None, 1, None]
+    assert progress(manager, "g") == {"wins": 0}
+    manager.close()
 
 
 # -- flush ---------------------------------------------------------------------

@@ -131,7 +131,13 @@ def test_a_batch_whose_reply_is_lost_counts_once(server, dropper):
     assert [progress(manager, g) for g in groups] == [{"wins": 1}] * 30
 
 
-def test_a_batch_reports_foreign_data_after_applying_the_rest(server):
+@pytest.mark.parametrize("kind", ["redis", "cluster", "fakeredis"])
+def test_a_batch_reports_foreign_data_after_applying_the_rest(tmp_path, kind):
+    for server in open_backend(kind, tmp_path):
+        check_foreign_data_in_a_batch(server)
+
+
+def check_foreign_data_in_a_batch(server: Backend) -> None:
     manager = server.manager()
     groups = [f"g{i}" for i in range(60)]
     for group in groups:
@@ -150,6 +156,48 @@ def test_a_batch_reports_foreign_data_after_applying_the_rest(server):
     assert progress(server.manager(), "g40") == {"wins": 0}
     assert text(client.get(f"{server.prefix}:{{g40}}:e")) == "foreign"
     assert manager.track("g41", WIN, now=T0).dirtied[0].progress == 2
+
+
+def test_a_foreign_dirty_index_refuses_the_whole_call(server):
+    manager = server.manager()
+    groups = [f"g{i}" for i in range(30)]
+    for group in groups:
+        manager.add_tracker(group, wins(), now=T0)
+    manager.persist()  # no marks left: the next change indexes the group
+    client = server.client()
+    client.delete(f"{server.prefix}:dirty")
+    client.set(f"{server.prefix}:dirty", "foreign")
+    with pytest.raises(BackendError, match="dirty"):
+        manager.track_many([(g, WIN) for g in groups], now=T0)
+    client.delete(f"{server.prefix}:dirty")
+    assert [progress(server.manager(), g) for g in groups] == [{"wins": 0}] * 30
+    results = manager.track_many([(g, WIN) for g in groups], now=T0)
+    assert [r.dirtied[0].progress for r in results] == [1] * 30
+
+
+def test_a_group_changed_elsewhere_goes_one_by_one(server):
+    """A stale view loses its compare-and-set: that group's events of the
+    batch are tracked one by one after the round, in order."""
+    batcher, other = server.manager(), server.manager()
+    batcher.add_trackers("g", [wins(target=[2, 10])], now=T0)
+    batcher.add_tracker("h", wins(), now=T0)
+    batcher.track("g", WIN, now=T0)  # holds its view
+    other.track("g", WIN, now=T0)  # ... which is stale now
+    results = batcher.track_many([("g", WIN), ("h", WIN), ("g", WIN)], now=T0)
+    assert [r.dirtied[0].progress for r in results] == [3, 1, 4]
+    assert [len(r.completed) for r in results] == [0, 0, 0]
+    assert progress(server.manager(), "g") == {"wins": 4}
+
+
+def test_without_hiredis_redis_py_packs_the_calls(server, monkeypatch):
+    monkeypatch.setattr(wire, "_hiredis_pack", None)
+    manager = server.manager()
+    groups = [f"g{i}" for i in range(30)]
+    for group in groups:
+        manager.add_tracker(group, wins(), now=T0)
+    manager.track("g0", WIN, now=T0)
+    results = manager.track_many([(g, WIN) for g in groups], now=T0)
+    assert [r.dirtied[0].progress for r in results] == [2] + [1] * 29
 
 
 @pytest.fixture
