@@ -157,6 +157,11 @@ def test_client_with_or_without_decode_responses(server, decode):
     assert same.track("g", WIN, now=T0).dirtied[0].progress == 2
     other = server.manager(server.cache(server.client(decode_responses=not decode)))
     assert progress(other, "g") == {"wins": 2}
+    for group in ("a", "b"):
+        writer.add_tracker(group, wins(), now=T0)
+    # A batch: writer's view of g is stale, so the script returns g as it is.
+    results = writer.track_many([("a", WIN), ("g", WIN), ("b", WIN)], now=T0)
+    assert [r.dirtied[0].progress for r in results] == [1, 3, 1]
 
 
 def test_pool(server):
