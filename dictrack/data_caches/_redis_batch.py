@@ -1,5 +1,6 @@
-"""RedisDataCache's batches: ``compare_and_set_many`` and the pipelined
-``compare_and_set_stream`` behind ``track_many`` (one op is in ``redis.py``).
+"""RedisDataCache's compare-and-set ops as ``apply.lua`` takes and answers
+them, and its batches: ``compare_and_set_many`` and the pipelined
+``compare_and_set_stream`` behind ``track_many`` (one op: ``redis.py``).
 
 A mixin: it works on the attributes and helpers that
 :class:`~dictrack.data_caches.redis.RedisDataCache` defines.
@@ -7,9 +8,10 @@ A mixin: it works on the attributes and helpers that
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
+from dictrack.data_caches._redis_format import KeyLayout, state_value, text
 from dictrack.data_caches._redis_maintenance import RedisError, RedisMaintenance
 from dictrack.data_caches._redis_wire import pipelined
 from dictrack.data_caches.base import ApplyStatus, CASOp, CASResult
@@ -35,30 +37,67 @@ Call = tuple[tuple[Sequence[CASOp], bool], tuple[Any, ...] | None]
 
 
 class RedisBatches(RedisMaintenance):
-    """Several compare-and-sets per script call, calls pipelined."""
+    """Ops encoded for ``apply.lua``, several per script call, pipelined."""
 
-    if TYPE_CHECKING:
-        from collections.abc import Mapping
+    _layout: KeyLayout
+    _window: int
 
-        def _add_op(
-            self,
-            keys: list[str],
-            args: list[Any],
-            group_id: str,
-            expected_version: int,
-            writes: Mapping[str, TrackerRecord | None],
-            event_id: str | None,
-            states_only: bool,
-        ) -> None: ...
+    @staticmethod
+    def _foreign(name: str, keys: Sequence[str], exc: Exception) -> BackendError:
+        if "WRONGTYPE" in str(exc):
+            return BackendError(
+                f"a key among {list(keys)} holds data dictrack did not write; "
+                "choose another prefix or remove the foreign keys"
+            )
+        return BackendError(f"Redis script {name} failed: {exc}")
 
-        def _op_result(
-            self, group_id: str, reply: Sequence[Any]
-        ) -> CASResult | BackendError: ...
+    def _add_op(
+        self,
+        keys: list[str],
+        args: list[Any],
+        group_id: str,
+        expected_version: int,
+        writes: Mapping[str, TrackerRecord | None],
+        event_id: str | None,
+        states_only: bool,
+    ) -> None:
+        """Append one op's keys and arguments (see ``apply.lua``); with
+        ``states_only``, definition ids are left as stored."""
+        layout = self._layout
+        keys.extend(layout.apply_keys(group_id))
+        if event_id or writes:  # the event id keys (see apply.lua)
+            keys.extend(layout.event_keys(group_id))
+        n = len(writes)
+        if event_id:
+            args += (expected_version, expected_version + 1, group_id, event_id)
+            args += (self._window, -n if states_only else n)
+        else:
+            args += (expected_version, expected_version + 1, group_id, "")
+            args.append(-n if states_only else n)
+        if states_only:  # pairs: definitions stay as stored
+            for name, record in writes.items():
+                args += (name, "" if record is None else state_value(record))
+            return
+        id_of = self._definitions.id_of
+        for name, record in writes.items():
+            if record is None:
+                args += (name, "", "")
+            else:
+                args += (name, state_value(record), id_of(record.definition))
 
-        @staticmethod
-        def _foreign(
-            name: str, keys: Sequence[str], exc: Exception
-        ) -> BackendError: ...
+    def _op_result(
+        self, group_id: str, reply: Sequence[Any]
+    ) -> CASResult | BackendError:
+        code = int(reply[0])
+        if code == 1:
+            return APPLIED
+        if code == 2:
+            return DUPLICATE
+        if code == -1:
+            keys = self._keys(group_id, "v", "s", "d", "m", "e", "n")
+            return self._foreign("apply", keys, ResponseError(text(reply[1])))
+        current = self._snapshot(group_id, reply[1:]) if len(reply) > 1 else None
+        return CASResult(ApplyStatus.CONFLICT, current)
 
     def compare_and_set_many(self, ops: Sequence[CASOp]) -> list[CASResult]:
         """The whole batch in one script call on a standalone server (one round

@@ -33,12 +33,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dictrack._args import seconds
-from dictrack.data_caches._redis_batch import APPLIED, DUPLICATE, RedisBatches
+from dictrack.data_caches._redis_batch import RedisBatches
 from dictrack.data_caches._redis_format import (
     Definitions,
     KeyLayout,
     state_value,
-    text,
 )
 from dictrack.data_caches._redis_maintenance import RedisError
 from dictrack.data_caches._redis_wire import call, call_on_node
@@ -206,15 +205,6 @@ class RedisDataCache(RedisBatches):
                 f"Redis unavailable ({type(exc).__name__}: {exc})"
             ) from exc
 
-    @staticmethod
-    def _foreign(name: str, keys: Sequence[str], exc: Exception) -> BackendError:
-        if "WRONGTYPE" in str(exc):
-            return BackendError(
-                f"a key among {list(keys)} holds data dictrack did not write; "
-                "choose another prefix or remove the foreign keys"
-            )
-        return BackendError(f"Redis script {name} failed: {exc}")
-
     def _encode(self, record: TrackerRecord) -> tuple[str, str]:
         """The hash value of a record's state, and its definition id."""
         return state_value(record), self._definitions.id_of(record.definition)
@@ -295,56 +285,8 @@ class RedisDataCache(RedisBatches):
         reply = self._run("apply", keys, args, group_id, once=True)
         return self._cas_result(group_id, reply[0])
 
-    def _add_op(
-        self,
-        keys: list[str],
-        args: list[Any],
-        group_id: str,
-        expected_version: int,
-        writes: Mapping[str, TrackerRecord | None],
-        event_id: str | None,
-        states_only: bool,
-    ) -> None:
-        """Append one op's keys and arguments (see ``apply.lua``); with
-        ``states_only``, definition ids are left as stored."""
-        layout = self._layout
-        keys.extend(layout.apply_keys(group_id))
-        if event_id or writes:  # the event id keys (see apply.lua)
-            keys.extend(layout.event_keys(group_id))
-        n = len(writes)
-        if event_id:
-            args += (expected_version, expected_version + 1, group_id, event_id)
-            args += (self._window, -n if states_only else n)
-        else:
-            args += (expected_version, expected_version + 1, group_id, "")
-            args.append(-n if states_only else n)
-        if states_only:  # pairs: definitions stay as stored
-            for name, record in writes.items():
-                args += (name, "" if record is None else state_value(record))
-            return
-        id_of = self._definitions.id_of
-        for name, record in writes.items():
-            if record is None:
-                args += (name, "", "")
-            else:
-                args += (name, state_value(record), id_of(record.definition))
-
     def _cas_result(self, group_id: str, reply: Sequence[Any]) -> CASResult:
         result = self._op_result(group_id, reply)
         if isinstance(result, BackendError):
             raise result
         return result
-
-    def _op_result(
-        self, group_id: str, reply: Sequence[Any]
-    ) -> CASResult | BackendError:
-        code = int(reply[0])
-        if code == 1:
-            return APPLIED
-        if code == 2:
-            return DUPLICATE
-        if code == -1:
-            keys = self._keys(group_id, "v", "s", "d", "m", "e", "n")
-            return self._foreign("apply", keys, ResponseError(text(reply[1])))
-        current = self._snapshot(group_id, reply[1:]) if len(reply) > 1 else None
-        return CASResult(ApplyStatus.CONFLICT, current)
