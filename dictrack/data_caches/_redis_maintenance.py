@@ -7,6 +7,7 @@ A mixin: it works on the attributes and helpers that
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,9 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
     raise ConfigurationError(
         "RedisDataCache needs redis-py: pip install 'dictrack[redis]'"
     ) from exc
+
+
+logger = logging.getLogger(__name__)
 
 
 class RedisMaintenance(BaseDataCache):
@@ -91,10 +95,18 @@ class RedisMaintenance(BaseDataCache):
             pipe = self.client.pipeline(transaction=False)
             for group_id in groups:
                 pipe.hgetall(self._keys(group_id, "m")[0])
-            found = pipe.execute() if groups else []
+            found = pipe.execute(raise_on_error=False) if groups else []
             marks: DirtyMarks = {}
             for group_id, (_, score), flat in zip(groups, indexed, found, strict=True):
-                if flat:
+                if isinstance(flat, Exception):  # one group's foreign data
+                    logger.error(
+                        "group %r: its dirty marks key holds data dictrack did "
+                        "not write (%s); its changes are not flushed until the "
+                        "key is removed",
+                        group_id,
+                        flat,
+                    )
+                elif flat:
                     marks[group_id] = {text(k): int(v) for k, v in flat.items()}
                 else:  # cleaned: drop it unless a change indexed it again since
                     self._run("unindex", [self._dirty_index], [group_id, score])
