@@ -13,7 +13,7 @@ from typing import Any
 
 from dictrack.data_caches._redis_format import KeyLayout, state_value, text
 from dictrack.data_caches._redis_maintenance import RedisError, RedisMaintenance
-from dictrack.data_caches._redis_wire import pipelined
+from dictrack.data_caches._redis_wire import Call, not_run, pipelined, unknown
 from dictrack.data_caches.base import ApplyStatus, CASOp, CASResult
 from dictrack.errors import BackendError, ConfigurationError, DeserializationError
 from dictrack.records import TrackerRecord
@@ -32,8 +32,6 @@ BATCH = 500
 #: Results without a snapshot are immutable: built once.
 APPLIED = CASResult(ApplyStatus.APPLIED)
 DUPLICATE = CASResult(ApplyStatus.DUPLICATE)
-
-Call = tuple[tuple[Sequence[CASOp], bool], tuple[Any, ...] | None]
 
 
 class RedisBatches(RedisMaintenance):
@@ -117,18 +115,22 @@ class RedisBatches(RedisMaintenance):
         its node, one at a time."""
         if self._cluster:
             for ops in chunks:
-                yield [self._try_op(op) for op in ops]
+                results: list[CASResult | BackendError] = []
+                try:
+                    results.extend(self._try_op(op) for op in ops)  # keeps a prefix
+                except BackendError:
+                    yield results  # what was applied is reported, then the error
+                    raise
+                yield results
             return
-        results: list[CASResult | BackendError] = []
+        results = []
         script = self._scripts["apply"]
         try:
             for (ops, last), reply in pipelined(
                 self.client, script, self._calls(chunks)
             ):
-                if isinstance(reply, ResponseError):  # the whole call was refused
-                    results += [
-                        self._foreign("apply", [self._dirty_index], reply)
-                    ] * len(ops)
+                if isinstance(reply, ResponseError):  # the whole call failed
+                    results += [self._call_error(reply)] * len(ops)
                 elif reply is not None:
                     results += [
                         APPLIED if r[0] == 1 else self._op_result(op.group_id, r)
@@ -148,16 +150,33 @@ class RedisBatches(RedisMaintenance):
             ) from exc
 
     def _calls(self, chunks: Iterable[Sequence[CASOp]]) -> Iterator[Call]:
-        """``((ops, last of its chunk), script arguments)`` per script call:
-        the script takes each group at most once (see ``apply.lua``)."""
+        """One script call per chunk, tagged ``(ops, last of its chunk)``; a
+        chunk holding a group twice or more than ``BATCH`` ops is split (the
+        script takes each group at most once). A call sharing a group with
+        the call before it waits for its answer, so they apply in order."""
+        before: set[str] = set()
         for ops in chunks:
             start, seen = 0, set[str]()
             for n, op in enumerate(ops):
                 if op.group_id in seen or n - start == BATCH:
-                    yield (ops[start:n], False), self._call(ops[start:n])
-                    start, seen = n, set[str]()
+                    yield self._split(ops[start:n], False, before, seen)
+                    before, start, seen = seen, n, set[str]()
                 seen.add(op.group_id)
-            yield (ops[start:], True), self._call(ops[start:]) if ops else None
+            yield self._split(ops[start:], True, before, seen)
+            before = seen
+
+    def _split(
+        self, ops: Sequence[CASOp], last: bool, before: set[str], groups: set[str]
+    ) -> Call:
+        args = self._call(ops) if ops else None
+        return Call((ops, last), args, not before.isdisjoint(groups))
+
+    def _call_error(self, reply: ResponseError) -> BackendError:
+        """A whole script call failed: refused before any write (the dirty
+        index holds foreign data), or unknown (the script may have written)."""
+        if not_run(reply):
+            return self._foreign("apply", [self._dirty_index], reply)
+        return unknown(reply)
 
     def _call(self, ops: Sequence[CASOp]) -> tuple[Any, ...]:
         keys: list[str] = []

@@ -10,31 +10,41 @@ connection API (``send_packed_command``, ``read_response``):
 
 - ``call`` sends one call and reads its reply (``call_on_node`` on a Redis
   Cluster, whose client re-sends the same way). A call that fails before it
-  is fully sent did not run; one whose reply is lost raises
+  is fully sent did not run; once it may have run, any failure raises
   :class:`~dictrack.errors.OutcomeUnknownError`: the write may have been
   applied.
 - ``pipelined`` sends each call of a batch as soon as it is built and reads a
   reply only once the next call is on its way: the server runs one call while
   the client builds the next and handles the last results, so with two cores
   a batch costs about the client's work alone. Replies come back in order on
-  the one connection, so calls touching the same keys apply in order.
+  the one connection, so calls touching the same keys apply in order (a call
+  marked ``after`` is sent only once every call before it is answered).
 
-A script the server lost (``SCRIPT FLUSH``, a restart) is loaded again and the
-calls it refused are sent again: none of them ran.
+A script the server lost (``SCRIPT FLUSH``, a restart) is loaded again on the
+same connection and the calls it refused are sent again: none of them ran.
+No health-check ``PING`` is sent while a reply is pending (its answer would
+be the pending reply).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-from dictrack.errors import ConfigurationError, OutcomeUnknownError
+from dictrack.errors import BackendError, ConfigurationError, OutcomeUnknownError
 
 try:
-    from redis.exceptions import AskError, NoScriptError, ResponseError
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from redis.exceptions import (
+        AskError,
+        BusyLoadingError,
+        ClusterDownError,
+        MovedError,
+        NoScriptError,
+        ResponseError,
+        TryAgainError,
+    )
 except ImportError as exc:  # pragma: no cover - exercised without the extra
     raise ConfigurationError(
         "RedisDataCache needs redis-py: pip install 'dictrack[redis]'"
@@ -55,6 +65,14 @@ DEPTH = 2
 _REFUSED = object()
 
 
+class Call(NamedTuple):
+    """One script call of a pipeline."""
+
+    tag: Any
+    args: Args | None  # None: nothing to send (its place in the order is kept)
+    after: bool = False  # send only once every earlier call is answered
+
+
 def connection(client: Any) -> Any:
     """A connection of ``client``'s pool, checked by the pool and ready."""
     pool = client.connection_pool
@@ -64,139 +82,188 @@ def connection(client: Any) -> Any:
         return pool.get_connection("EVALSHA")
 
 
-def call(client: Any, script: Any, args: Args) -> Any:
+def unknown(exc: BaseException) -> OutcomeUnknownError:
+    return OutcomeUnknownError(
+        f"Redis failed after a write was sent ({type(exc).__name__}: {exc}); it "
+        "may or may not have been applied. Track with an event_id to make "
+        "sending it again safe"
+    )
+
+
+def not_run(exc: ResponseError) -> bool:
+    """Whether an error reply to ``apply.lua`` proves it wrote nothing: the
+    server refused to run it, or the script refused before its first write.
+    Any other error may come after some writes (the outcome is unknown)."""
+    refused = (AskError, BusyLoadingError, ClusterDownError, NoScriptError)
+    return isinstance(exc, (*refused, TryAgainError)) or (
+        "foreign data in the dirty index" in str(exc)
+    )
+
+
+def call(client: Any, script: Any, args: Args, asking: bool = False) -> Any:
     """``EVALSHA`` of ``script`` with ``args``; its reply (an error reply is
-    raised as redis-py's ``ResponseError``)."""
+    raised as redis-py's ``ResponseError``). ``asking``: after ``ASKING``."""
     pool = client.connection_pool
     conn = connection(client)
     try:
-        _send(conn, script.sha, args)
+        if asking:
+            conn.send_command("ASKING")
+            conn.read_response()
+        _send(conn, script.sha, args, True)
         try:
-            return _answer(conn)
+            return _read(conn, raise_errors=True)
         except NoScriptError:  # did not run
-            script.sha = client.script_load(script.script)
-            _send(conn, script.sha, args)
-            return _answer(conn)
+            _load(conn, script)
+            _send(conn, script.sha, args, True)
+            return _read(conn, raise_errors=True)
+    except (ResponseError, OutcomeUnknownError):
+        raise  # answered, or already disconnected
+    except BaseException:
+        conn.disconnect()  # a reply may be pending (an interrupt between calls)
+        raise
     finally:
         pool.release(conn)
 
 
 def call_on_node(cluster: Any, script: Any, key: str, args: Args) -> Any:
-    """:func:`call` on the Redis Cluster node serving ``key``'s slot. A slot
-    that moved (``MOVED``/``ASK``: the script did not run) goes through the
-    cluster client, which follows the redirection and learns the new layout."""
+    """:func:`call` on the Redis Cluster node serving ``key``'s slot.
+
+    A ``MOVED`` or ``ASK`` reply means the script did not run: the call goes
+    once more to the node named (after ``ASKING`` for a slot being migrated);
+    a ``MOVED`` also makes the cluster client learn the new layout."""
     node = cluster.get_redis_connection(cluster.get_node_from_key(key))
     try:
         return call(node, script, args)
-    except AskError:  # MOVED is one too
-        try:
-            return cluster.evalsha(script.sha, *args)
-        except NoScriptError:  # the new node never saw it
-            script.sha = cluster.script_load(script.script)
-            return cluster.evalsha(script.sha, *args)
+    except AskError as exc:  # MOVED is one too
+        target = cluster.get_node(host=exc.host, port=exc.port)
+        moved = isinstance(exc, MovedError)
+        if moved:  # the cluster client follows it too, and learns the layout
+            with contextlib.suppress(Exception):
+                cluster.exists(key)
+        if target is None:
+            raise BackendError(
+                f"Redis Cluster sent the call to {exc.host}:{exc.port}, a node "
+                "it does not know; nothing was applied, retry"
+            ) from exc
+        node = cluster.get_redis_connection(target)
+        return call(node, script, args, asking=not moved)
+    except Exception:
+        with contextlib.suppress(Exception):  # a failed node: the client remaps
+            cluster.exists(key)
+        raise
 
 
 def pipelined(
-    client: Any, script: Any, calls: Iterable[tuple[T, Args | None]]
-) -> Iterator[tuple[T, Any]]:
+    client: Any, script: Any, calls: Iterable[Call]
+) -> Iterator[tuple[Any, Any]]:
     """``EVALSHA`` of ``script`` with each call's arguments, on one
     connection; yields ``(tag, reply)`` in the order of ``calls``. A reply is
-    what the script returned, or the ``ResponseError`` it raised. A call of
-    None sends nothing and gets None (it keeps its place in the order)."""
+    what the script returned, or the ``ResponseError`` it raised.
+
+    If building the next call raises, the calls already sent are answered
+    first, then the error is raised. Once a sent call may have run, a failure
+    of the connection raises ``OutcomeUnknownError``.
+    """
     pool = client.connection_pool
     conn = connection(client)
-    in_flight: deque[tuple[T, Args | None]] = deque()
+    in_flight: deque[Call] = deque()
+    failed: BaseException | None = None
     try:
-        for tag, args in calls:
-            if args is not None:
-                _send(conn, script.sha, args)
-            in_flight.append((tag, args))
+        items = iter(calls)
+        while True:
+            try:
+                item = next(items)
+            except StopIteration:
+                break
+            except BaseException as exc:  # building it failed: answer the rest
+                failed = exc
+                break
+            if item.after and in_flight:
+                yield from _receive(conn, script, in_flight, 0)
+            if item.args is not None:
+                _send(conn, script.sha, item.args, not in_flight)
+            in_flight.append(item)
             if len(in_flight) >= DEPTH:
-                yield from _receive(client, conn, script, in_flight, DEPTH - 1)
-        yield from _receive(client, conn, script, in_flight, 0)
-    except BaseException:
-        if in_flight:  # replies left unread: this connection is out of step
-            conn.disconnect()
+                yield from _receive(conn, script, in_flight, DEPTH - 1)
+        yield from _receive(conn, script, in_flight, 0)
+    except BaseException as exc:  # GeneratorExit too: the caller gave up
+        if any(item.args is not None for item in in_flight):
+            conn.disconnect()  # replies left unread: out of step
+            if isinstance(exc, Exception) and not isinstance(exc, OutcomeUnknownError):
+                raise unknown(exc) from exc  # a sent call may have run
         raise
     finally:
         pool.release(conn)
+    if failed is not None:
+        raise failed
 
 
-def _send(conn: Any, sha: str, args: Args) -> None:
+def _send(conn: Any, sha: str, args: Args, check_health: bool) -> None:
     if _hiredis_pack is None:
-        conn.send_command("EVALSHA", sha, *args)
+        conn.send_command("EVALSHA", sha, *args, check_health=check_health)
     else:  # the arguments are str and int: nothing for redis-py to convert
-        conn.send_packed_command([_hiredis_pack(("EVALSHA", sha, *args))])
+        packed = _hiredis_pack(("EVALSHA", sha, *args))
+        conn.send_packed_command([packed], check_health=check_health)
 
 
-def _answer(conn: Any) -> Any:
-    """The next reply; a lost one raises ``OutcomeUnknownError``."""
+def _read(conn: Any, raise_errors: bool = False) -> Any:
+    """The next reply (a script's error: raised, or returned in its place);
+    any other failure raises ``OutcomeUnknownError``."""
     try:
         return conn.read_response()
-    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-        conn.disconnect()
-        raise OutcomeUnknownError(
-            f"the connection to Redis failed after a write was sent "
-            f"({type(exc).__name__}: {exc}); it may or may not have been "
-            "applied. Track with an event_id to make retrying it safe"
-        ) from exc
-
-
-def _read(conn: Any, args: Args | None) -> Any:
-    if args is None:
-        return None
-    try:
-        return _answer(conn)
     except NoScriptError:
         raise
     except ResponseError as exc:  # the script failed: the call is answered
+        if raise_errors:
+            raise
         return exc
+    except BaseException as exc:
+        conn.disconnect()
+        raise unknown(exc) from exc
+
+
+def _load(conn: Any, script: Any) -> None:
+    """Load the script on ``conn`` itself (nothing is in flight on it)."""
+    conn.send_command("SCRIPT", "LOAD", script.script)
+    sha = conn.read_response()
+    script.sha = sha.decode() if isinstance(sha, bytes) else sha
 
 
 def _receive(
-    client: Any,
-    conn: Any,
-    script: Any,
-    in_flight: deque[tuple[T, Args | None]],
-    keep: int,
-) -> Iterator[tuple[T, Any]]:
+    conn: Any, script: Any, in_flight: deque[Call], keep: int
+) -> Iterator[tuple[Any, Any]]:
     """Yield replies until ``keep`` calls are left in flight."""
     while len(in_flight) > keep:
-        tag, args = in_flight[0]
+        item = in_flight[0]
         try:
-            reply = _read(conn, args)
+            reply = None if item.args is None else _read(conn)
         except NoScriptError:
-            yield from _reload(client, conn, script, in_flight)
+            yield from _reload(conn, script, in_flight)
             return
         in_flight.popleft()
-        yield tag, reply
+        yield item.tag, reply
 
 
 def _reload(
-    client: Any,
-    conn: Any,
-    script: Any,
-    in_flight: deque[tuple[T, Args | None]],
-) -> Iterator[tuple[T, Any]]:
+    conn: Any, script: Any, in_flight: deque[Call]
+) -> Iterator[tuple[Any, Any]]:
     """The server lost the script: read what is still in flight (refused
     too, unless another client loaded it meanwhile), load it, and send the
-    refused calls again, one at a time, in order."""
-    tag, args = in_flight.popleft()
-    replies: list[tuple[T, Args | None, Any]] = [(tag, args, _REFUSED)]
-    while in_flight:
-        tag, args = in_flight[0]
+    refused calls again, one at a time, in order. The replies read stay in
+    flight until they are yielded, so a failure on the way is reported as
+    an unknown outcome."""
+    replies: list[Any] = [_REFUSED]
+    for item in list(in_flight)[1:]:
         try:
-            reply = _read(conn, args)
-        except NoScriptError:
-            reply = _REFUSED
-        in_flight.popleft()
-        replies.append((tag, args, reply))
-    script.sha = client.script_load(script.script)
-    for tag, args, reply in replies:
+            replies.append(None if item.args is None else _read(conn))
+        except NoScriptError:  # noqa: PERF203  # a rare path
+            replies.append(_REFUSED)
+    _load(conn, script)
+    for reply in replies:
+        item = in_flight[0]
         if reply is _REFUSED:
-            assert args is not None
-            _send(conn, script.sha, args)
-            in_flight.append((tag, args))  # the connection is dropped on error
-            reply = _read(conn, args)
-            in_flight.popleft()
-        yield tag, reply
+            assert item.args is not None
+            _send(conn, script.sha, item.args, True)
+            reply = _read(conn)
+        in_flight.popleft()
+        yield item.tag, reply

@@ -175,6 +175,27 @@ def test_a_foreign_dirty_index_refuses_the_whole_call(server):
     assert [r.dirtied[0].progress for r in results] == [1] * 30
 
 
+@pytest.mark.parametrize("batch", [False, True], ids=["track", "track_many"])
+def test_a_foreign_event_sequence_refuses_the_write_before_any_change(server, batch):
+    """The event counter is incremented after the writes: a value that is no
+    integer must refuse the op up front, not fail it half-way."""
+    manager = server.manager()
+    manager.add_tracker("g", wins(), now=T0)
+    manager.track("g", WIN, now=T0, event_id="e0")
+    client, prefix = server.client(), server.prefix
+    client.set(f"{prefix}:{{g}}:n", "abc")
+    version = client.get(f"{prefix}:{{g}}:v")
+    with pytest.raises(BackendError, match="did not write") as raised:
+        if batch:
+            manager.track_many([("g", WIN, "e1")], now=T0)
+        else:
+            manager.track("g", WIN, now=T0, event_id="e1")
+    assert not isinstance(raised.value, OutcomeUnknownError)
+    assert client.get(f"{prefix}:{{g}}:v") == version
+    assert progress(server.manager(), "g") == {"wins": 1}
+    client.delete(f"{prefix}:{{g}}:n")
+
+
 def test_a_group_changed_elsewhere_goes_one_by_one(server):
     """A stale view loses its compare-and-set: that group's events of the
     batch are tracked one by one after the round, in order."""
@@ -222,20 +243,27 @@ def test_on_a_cluster_a_slot_that_moved_is_followed(cluster, monkeypatch):
 
 
 class ScriptedConnection:
-    """Replies in order from a script; records what was sent."""
+    """Replies in order from a script; logs what was sent and read."""
 
-    def __init__(self, replies: list[Any]) -> None:
+    def __init__(self, replies: list[Any], fail_send: int | None = None) -> None:
         self.replies = replies
-        self.sent: list[bytes] = []
+        self.log: list[tuple[Any, ...]] = []
+        self.fail_send = fail_send
         self.disconnected = False
 
-    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        self.sent += command
+    def _sent(self, *what: Any) -> None:
+        if self.fail_send is not None and len(self.sends()) == self.fail_send:
+            raise redis.ConnectionError("reset by peer")
+        self.log.append(("send", *what))
 
-    def send_command(self, *args: Any) -> None:  # without hiredis
-        self.sent.append(repr(args).encode())
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        self._sent("EVALSHA", check_health)
+
+    def send_command(self, *args: Any, check_health: bool = True) -> None:
+        self._sent(*args[:2], check_health)
 
     def read_response(self) -> Any:
+        self.log.append(("read",))
         reply = self.replies.pop(0)
         if isinstance(reply, Exception):
             raise reply
@@ -244,11 +272,13 @@ class ScriptedConnection:
     def disconnect(self) -> None:
         self.disconnected = True
 
+    def sends(self) -> list[tuple[Any, ...]]:
+        return [entry[1:] for entry in self.log if entry[0] == "send"]
+
 
 class ScriptedClient:
     def __init__(self, conn: ScriptedConnection) -> None:
         self.conn = conn
-        self.loads = 0
         self.connection_pool = self
         self.released = 0
 
@@ -258,50 +288,91 @@ class ScriptedClient:
     def release(self, conn: ScriptedConnection) -> None:
         self.released += 1
 
-    def script_load(self, body: str) -> str:
-        self.loads += 1
-        return f"sha-{self.loads}"
-
 
 class Script:
     sha = "sha-0"
     script = "return 1"
 
 
-def run(replies: list[Any], calls: list[Any]) -> tuple[list[Any], ScriptedClient]:
-    client = ScriptedClient(ScriptedConnection(replies))
-    out = list(wire.pipelined(client, Script(), calls))
-    return out, client
+def stream(conn: ScriptedConnection, calls: Any) -> tuple[Any, ScriptedClient]:
+    client = ScriptedClient(conn)
+    return wire.pipelined(client, Script(), calls), client
 
 
 def test_calls_lost_with_the_script_are_sent_again_in_order():
-    calls = [(n, (1, "k", n)) for n in range(4)]
     lost = NoScriptError("NOSCRIPT")
     # 0 and 1 in flight when the script is lost; 1 ran anyway (another client
-    # loaded it meanwhile); 0 is sent again; then 2 and 3 as usual.
-    out, client = run([lost, "r1", "r0", "r2", ResponseError("boom")], calls)
+    # loaded it meanwhile); the script is loaded on the same connection and 0
+    # is sent again; then 2 and 3 as usual.
+    conn = ScriptedConnection([lost, "r1", "sha-1", "r0", "r2", ResponseError("boom")])
+    calls, client = stream(conn, [wire.Call(n, (1, "k", n)) for n in range(4)])
+    out = list(calls)
     assert [tag for tag, _ in out] == [0, 1, 2, 3]
     assert [reply for _, reply in out[:3]] == ["r0", "r1", "r2"]
     assert isinstance(out[3][1], ResponseError)
-    assert client.loads == 1 and client.released == 1
-    assert len(client.conn.sent) == 5 and not client.conn.disconnected
+    # No health check PING while a reply is pending.
+    assert conn.sends() == [
+        ("EVALSHA", True), ("EVALSHA", False), ("SCRIPT", "LOAD", True),
+        ("EVALSHA", True), ("EVALSHA", True), ("EVALSHA", False),
+    ]  # fmt: skip
+    assert client.released == 1 and not conn.disconnected
+
+
+def test_a_call_after_others_waits_for_their_replies():
+    conn = ScriptedConnection(["a", "b", "c"])
+    calls = [wire.Call(0, (0,)), wire.Call(1, (1,), after=True), wire.Call(2, (2,))]
+    out, _ = stream(conn, calls)
+    assert list(out) == [(0, "a"), (1, "b"), (2, "c")]
+    assert [entry[0] for entry in conn.log] == [
+        "send", "read", "send", "send", "read", "read"
+    ]  # fmt: skip
 
 
 def test_a_call_of_none_keeps_its_place_and_sends_nothing():
-    out, client = run(["a", "b"], [("x", (1,)), ("empty", None), ("y", (2,))])
-    assert out == [("x", "a"), ("empty", None), ("y", "b")]
-    assert len(client.conn.sent) == 2
+    conn = ScriptedConnection(["a", "b"])
+    calls = [wire.Call("x", (1,)), wire.Call("empty", None), wire.Call("y", (2,))]
+    out, _ = stream(conn, calls)
+    assert list(out) == [("x", "a"), ("empty", None), ("y", "b")]
+    assert len(conn.sends()) == 2
 
 
-def test_a_connection_lost_with_replies_unread_is_dropped():
+@pytest.mark.parametrize("where", ["read", "send"])
+def test_a_connection_lost_with_a_call_in_flight_is_an_unknown_outcome(where):
     lost = redis.ConnectionError("gone")
-    with pytest.raises(OutcomeUnknownError):
-        run(["a", lost], [(n, (n,)) for n in range(3)])
+    if where == "read":
+        conn = ScriptedConnection(["a", lost])
+    else:  # the third send fails while the second call is unread
+        conn = ScriptedConnection(["a"], fail_send=2)
+    calls, client = stream(conn, [wire.Call(n, (n,)) for n in range(3)])
+    assert next(calls) == (0, "a")
+    with pytest.raises(OutcomeUnknownError, match="may or may not"):
+        next(calls)
+    assert conn.disconnected and client.released == 1
+
+
+def test_a_call_that_cannot_be_built_comes_after_the_sent_ones_are_answered():
+    def calls() -> Iterator[wire.Call]:
+        yield wire.Call(0, (0,))
+        raise ValueError("cannot encode")
+
+    conn = ScriptedConnection(["a"])
+    out, client = stream(conn, calls())
+    assert next(out) == (0, "a")  # sent before: answered and reported
+    with pytest.raises(ValueError, match="cannot encode"):
+        next(out)
+    assert not conn.disconnected and client.released == 1
 
 
 def test_abandoning_a_pipeline_drops_its_connection():
-    client = ScriptedClient(ScriptedConnection(["a", "b", "c"]))
-    stream = wire.pipelined(client, Script(), [(n, (n,)) for n in range(3)])
-    assert next(stream) == (0, "a")
-    stream.close()  # reply 1 is still in flight
-    assert client.conn.disconnected and client.released == 1
+    conn = ScriptedConnection(["a", "b", "c"])
+    out, client = stream(conn, [wire.Call(n, (n,)) for n in range(3)])
+    assert next(out) == (0, "a")
+    out.close()  # reply 1 is still in flight
+    assert conn.disconnected and client.released == 1
+
+
+def test_only_refusals_before_any_write_count_as_not_applied():
+    assert wire.not_run(NoScriptError("NOSCRIPT No matching script"))
+    assert wire.not_run(ResponseError("WRONGTYPE foreign data in the dirty index"))
+    assert not wire.not_run(ResponseError("ERR value is not an integer"))
+    assert not wire.not_run(ResponseError("OOM command not allowed"))

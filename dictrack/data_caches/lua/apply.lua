@@ -72,8 +72,10 @@ end
 for op, o in ipairs(ops) do
   local reply = nil
   if o.event ~= '' then
+    -- The sequence is INCRed in pass 2: it must hold an integer (or nothing).
+    local seq = redis.pcall('GET', o.n)
     if foreign(redis.call('TYPE', o.e)['ok'], 'zset')
-      or foreign(redis.call('TYPE', o.n)['ok'], 'string') then
+      or type(seq) == 'table' or (seq and not tonumber(seq)) then
       reply = {-1, 'WRONGTYPE foreign data in the event keys of this group'}
     elseif redis.call('ZSCORE', o.e, o.event) then
       reply = {2}
