@@ -61,6 +61,8 @@ Args = tuple[Any, ...]  # EVALSHA's arguments after the sha: numkeys, keys, args
 
 #: Calls in flight at once: one running on the server while the next is built.
 DEPTH = 2
+#: Error replies of a server that did not run the script (MOVED is an ASK).
+_NOT_RUN = (AskError, BusyLoadingError, ClusterDownError, NoScriptError, TryAgainError)
 #: Marks a call the server refused for want of the script (it did not run).
 _REFUSED = object()
 
@@ -94,10 +96,7 @@ def not_run(exc: ResponseError) -> bool:
     """Whether an error reply to ``apply.lua`` proves it wrote nothing: the
     server refused to run it, or the script refused before its first write.
     Any other error may come after some writes (the outcome is unknown)."""
-    refused = (AskError, BusyLoadingError, ClusterDownError, NoScriptError)
-    return isinstance(exc, (*refused, TryAgainError)) or (
-        "foreign data in the dirty index" in str(exc)
-    )
+    return isinstance(exc, _NOT_RUN) or "foreign data in the dirty index" in str(exc)
 
 
 def call(client: Any, script: Any, args: Args, asking: bool = False) -> Any:
