@@ -16,7 +16,7 @@ from dictrack.data_caches.base import BaseDataCache, DirtyMarks, GroupSnapshot
 from dictrack.errors import BackendError, ConfigurationError
 
 try:
-    from redis.exceptions import RedisClusterException
+    from redis.exceptions import RedisClusterException, ResponseError
     from redis.exceptions import RedisError as _RedisError
 
     #: Every failure of the driver (cluster routing errors are not RedisErrors).
@@ -98,18 +98,21 @@ class RedisMaintenance(BaseDataCache):
             found = pipe.execute(raise_on_error=False) if groups else []
             marks: DirtyMarks = {}
             for group_id, (_, score), flat in zip(groups, indexed, found, strict=True):
-                if isinstance(flat, Exception):  # one group's foreign data
+                if not flat:  # cleaned: drop it unless a change indexed it since
+                    self._run("unindex", [self._dirty_index], [group_id, score])
+                    continue
+                try:
+                    if isinstance(flat, Exception):
+                        raise flat
+                    marks[group_id] = {text(k): int(v) for k, v in flat.items()}
+                except (ResponseError, ValueError) as exc:  # one group's foreign data
                     logger.error(
                         "group %r: its dirty marks key holds data dictrack did "
                         "not write (%s); its changes are not flushed until the "
                         "key is removed",
                         group_id,
-                        flat,
+                        exc,
                     )
-                elif flat:
-                    marks[group_id] = {text(k): int(v) for k, v in flat.items()}
-                else:  # cleaned: drop it unless a change indexed it again since
-                    self._run("unindex", [self._dirty_index], [group_id, score])
             return marks
         except RedisError as exc:
             raise BackendError(f"Redis unavailable ({exc})") from exc

@@ -423,14 +423,20 @@ def test_one_broken_group_does_not_stop_persisting_the_others(server):
         client.hset(key, "wins", good)
 
 
-def test_a_group_with_foreign_dirty_marks_does_not_stop_the_flush(backend, caplog):
+@pytest.mark.parametrize("foreign", ["string", "hash"])
+def test_a_group_with_foreign_dirty_marks_does_not_stop_the_flush(
+    backend, caplog, foreign
+):
     manager = backend.manager()
     for group in ("g", "h"):
         manager.add_tracker(group, wins(), now=T0)
         assert manager.track(group, WIN, now=T0).ok
     client, key = backend.client(), f"{backend.prefix}:{{g}}:m"
     client.delete(key)
-    client.set(key, "foreign")
+    if foreign == "string":
+        client.set(key, "foreign")
+    else:  # a hash whose value is no version
+        client.hset(key, "wins", "yesterday")
     with caplog.at_level(logging.ERROR, logger="dictrack"):
         manager.persist()
     assert stored(manager.data_store, "h") == {"wins": 1}
