@@ -101,8 +101,7 @@ class Round:
                         results[i], caused = engine.finish(plan, now)
                         events += caused
                     elif reply.status is ApplyStatus.DUPLICATE:
-                        limited = engine._limited(plan.before, now)
-                        results[i] = TrackResult(True, [], [], limited, True)
+                        results[i] = engine.duplicate(plan.before, now)
                     else:  # the rest of this group goes one by one, in order
                         engine._forget(plan.before)
                         refused.add(plan.before.group_id)

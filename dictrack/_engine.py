@@ -202,8 +202,7 @@ class Engine:
         if status is ApplyStatus.CONFLICT:
             return self._after_conflict(view, current)
         if status is ApplyStatus.DUPLICATE:
-            duplicate = TrackResult(True, [], [], self._limited(view, now), True)
-            return duplicate, []
+            return self.duplicate(view, now), []
         return self.finish(plan, now)
 
     def track_many(
@@ -249,6 +248,10 @@ class Engine:
                     copy._removed = True
         limited = self._limited(plan.after, now, dirtied)
         return TrackResult(True, dirtied, completed, limited), plan.evaluation.events
+
+    def duplicate(self, view: GroupView, now: float) -> TrackResult:
+        """The result of an event id the cache had applied already."""
+        return TrackResult(True, [], [], self._limited(view, now), True)
 
     @staticmethod
     def _limited(

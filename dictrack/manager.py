@@ -153,8 +153,8 @@ class TrackingManager:
             ``ok`` is False (as in 2.1.5) when the group had to be loaded and
             the store failed.
         :raises BackendError: if the cache is unreachable (nothing was applied),
-            or if the reply was lost (``OutcomeUnknownError``: resend with the
-            same ``event_id``).
+            or ``OutcomeUnknownError`` if the reply was lost (resend the event
+            with the same ``event_id``).
         :raises ConflictError: if the group kept changing concurrently.
         """
         check_group(group_id)
@@ -177,11 +177,9 @@ class TrackingManager:
     ) -> list[TrackResult]:
         """Track ``(group_id, data)`` or ``(group_id, data, event_id)`` items.
 
-        The results are those of calling :meth:`track` for each item in order;
-        Redis gets 25 events per script call, pipelined while the next 25 are
-        evaluated. Listeners hear each group's events in order. An event a
-        tracker refuses (it raises) stops the batch: what came before stays.
-        """
+        Results and listeners as calling :meth:`track` for each in order; Redis
+        gets them pipelined, 25 per call. A tracker that raises stops the batch
+        (what came before stays)."""
         items = check_items(events)
         ts = _clock.to_timestamp(now)
         try:

@@ -132,10 +132,7 @@ class RedisBatches(RedisMaintenance):
                 if isinstance(reply, ResponseError):  # the whole call failed
                     results += [self._call_error(reply)] * len(ops)
                 elif reply is not None:
-                    results += [
-                        APPLIED if r[0] == 1 else self._op_result(op.group_id, r)
-                        for op, r in zip(ops, reply, strict=True)
-                    ]
+                    results += map(self._op_result, [op.group_id for op in ops], reply)
                 if last:
                     yield results
                     results = []
@@ -179,13 +176,22 @@ class RedisBatches(RedisMaintenance):
         return unknown(reply)
 
     def _call(self, ops: Sequence[CASOp]) -> tuple[Any, ...]:
+        keys, args = self._pack(ops, index=True)
+        return (len(keys), *keys, *args)
+
+    def _pack(
+        self, ops: Sequence[Sequence[Any]], index: bool
+    ) -> tuple[list[str], list[Any]]:
+        """The KEYS and ARGV of one script call of ``ops`` (CASOp fields), with
+        the dirty index last when the script indexes (a standalone server)."""
         keys: list[str] = []
         args: list[Any] = [len(ops)]
         add = self._add_op
         for op in ops:
             add(keys, args, *op)  # CASOp's fields are _add_op's parameters
-        keys.append(self._dirty_index)
-        return (len(keys), *keys, *args)
+        if index:
+            keys.append(self._dirty_index)
+        return keys, args
 
     def _try_op(self, op: CASOp) -> CASResult | BackendError:
         try:

@@ -275,14 +275,11 @@ class RedisDataCache(RedisBatches):
         event_id: str | None = None,
         states_only: bool = False,
     ) -> CASResult:
-        keys: list[str] = []
-        args: list[Any] = [1]
-        self._add_op(
-            keys, args, group_id, expected_version, writes, event_id, states_only
-        )
-        if not self._cluster:  # a standalone server: the script indexes too
-            keys.append(self._dirty_index)
-        elif writes:  # the index is on another node
+        op = (group_id, expected_version, writes, event_id, states_only)
+        # A standalone server's script indexes the group; a cluster's index is
+        # on another node.
+        keys, args = self._pack((op,), index=not self._cluster)
+        if self._cluster and writes:
             self._index(group_id)
         reply = self._run("apply", keys, args, group_id, once=True)
         return self._cas_result(group_id, reply[0])

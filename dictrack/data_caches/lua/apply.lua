@@ -4,9 +4,9 @@
 -- "ver|expire|state"), KEYS[3] definition ids (hash name -> id), KEYS[4] dirty
 -- marks (hash name -> version); with an event id or writes also KEYS[5] event
 -- ids (zset) and KEYS[6] event sequence (string). The next op's keys follow.
--- Last, on a
--- standalone server only, the dirty index (zset group -> change counter); on a
--- cluster the caller indexes the group and every key is of one group.
+-- Last, on a standalone server only, the dirty index (zset group -> change
+-- counter); on a cluster the caller indexes the group and every key is of one
+-- group.
 -- ARGV[1] number of ops, then per op: expected version, new version (a string:
 -- versions are large integers that Lua numbers would print inexactly), group
 -- id (its member in the dirty index), event id ("" for none), the event id
