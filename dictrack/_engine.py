@@ -118,7 +118,7 @@ class Engine:
                 raise StoreLoadError(
                     f"group {group_id!r} is not cached and the store failed: {exc}"
                 ) from exc
-            snapshot = self.cache.populate(group_id, records)
+            snapshot = self.cache.populate(group_id, codec.shared(records))
         return self._install(GroupView.build(group_id, snapshot))
 
     def _install(self, view: GroupView) -> GroupView:

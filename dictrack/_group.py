@@ -3,7 +3,7 @@
 A view is immutable once built: a change makes a new view (copy on write), so
 threads may evaluate a view while another installs its successor. The plan is
 built from the definitions only, so views that differ only in tracker state
-share it:
+share it, and so do groups holding the same (shared) definitions:
 
 - conditions used by several trackers are checked once per event;
 - trackers with a ``KeyValueEQ``-style condition are indexed by its key and
@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dictrack import codec
-from dictrack._plan import Plan, always
+from dictrack._plan import Plan, always, shared_plan
 from dictrack.data_caches.base import GroupSnapshot
 from dictrack.events import BaseEvent
 from dictrack.records import TrackerRecord
@@ -81,7 +81,8 @@ class GroupView:
         """Decode a cached group (raises DeserializationError naming a bad tracker)."""
         records = list(snapshot.records.values())
         trackers = [codec.decode(record, group_id) for record in records]
-        return cls(group_id, snapshot.version, Plan(trackers), trackers, records)
+        plan = shared_plan(trackers, records)
+        return cls(group_id, snapshot.version, plan, trackers, records)
 
     def rebased(self, snapshot: GroupSnapshot) -> GroupView:
         """This group at a newer version, reusing what did not change.
@@ -299,10 +300,11 @@ class GroupView:
             if pair is not None and name not in positions
         )
         new_trackers = [t for t, _ in kept]
+        new_records = [r for _, r in kept]
         return GroupView(
             self.group_id,
             version,
-            Plan(new_trackers),
+            shared_plan(new_trackers, new_records),
             new_trackers,
-            [r for _, r in kept],
+            new_records,
         )

@@ -15,8 +15,9 @@ from typing import Any
 from dictrack.conditions.base import BaseCondition
 from dictrack.conditions.keys import KeyValueComparison
 from dictrack.conditions.paths import MISSING, resolve_parts
+from dictrack.records import TrackerRecord
 from dictrack.trackers.base import BaseTracker
-from dictrack.typing import EventData
+from dictrack.typing import EventData, JSONDict
 
 #: (key path parts, {value: positions}) for one indexed key.
 Index = tuple[tuple[str, ...], dict[Any, tuple[int, ...]]]
@@ -59,6 +60,33 @@ def _index_key(condition: BaseCondition) -> tuple[tuple[str, ...], Any] | None:
     if isinstance(value, float) and math.isnan(value):
         return None
     return condition._parts, value
+
+
+#: Plans by the ids of their records' definitions, kept with the definitions
+#: (alive, so the ids stay theirs). Bounded; cleared (not evicted) when full.
+_PLANS: dict[tuple[int, ...], tuple[tuple[JSONDict, ...], Plan]] = {}
+_MAX_PLANS = 4_096
+
+
+def shared_plan(trackers: list[BaseTracker], records: Sequence[TrackerRecord]) -> Plan:
+    """The plan of ``trackers`` (as ``records`` define them), one for every
+    group whose records hold the same definition objects.
+
+    Groups given the same trackers (a quest catalogue) hold the same shared
+    definitions (``codec.share_definition``), so they share one plan: less
+    memory, and a plan that stays in the CPU's caches while a batch visits
+    many groups.
+    """
+    definitions = tuple(record.definition for record in records)
+    key = tuple(map(id, definitions))
+    found = _PLANS.get(key)
+    if found is not None:  # its definitions are alive: the ids are theirs
+        return found[1]
+    plan = Plan(trackers)
+    if len(_PLANS) >= _MAX_PLANS:
+        _PLANS.clear()
+    _PLANS[key] = (definitions, plan)
+    return plan
 
 
 class Plan:

@@ -15,7 +15,7 @@ they went in.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -183,6 +183,13 @@ def share_definition(definition: JSONDict) -> JSONDict:
         found = _SHARED.setdefault(key, definition)
         _SHARED_TEXT[id(found)] = key
     return found
+
+
+def shared(records: Iterable[TrackerRecord]) -> list[TrackerRecord]:
+    """``records`` with their definitions shared (see :func:`share_definition`):
+    groups loaded from a store hold one dict per distinct definition, and
+    share their matching plan."""
+    return [r._replace(definition=share_definition(r.definition)) for r in records]
 
 
 def dumps(value: JSONDict) -> str:

@@ -409,3 +409,19 @@ def test_manager_from_urls(tmp_path):
     assert path.is_file()
     with TrackingManager("memory://", f"sqlite:///{path}") as again:
         assert progress(again, "g") == {"a": 1}
+
+
+def test_groups_loaded_from_the_store_share_definitions_and_plan(manager, data_store):
+    for group_id in ("g1", "g2"):
+        manager.add_trackers(group_id, [wins("a"), bets("b")])
+    manager.track("g1", {**WIN, "bet": 3})
+    manager.persist()
+    fresh = reloaded(data_store)  # an empty cache: both groups load from the store
+    assert progress(fresh, "g1") == {"a": 1, "b": 3}
+    assert progress(fresh, "g2") == {"a": 0, "b": 0}
+    first, second = (fresh._engine.views[g] for g in ("g1", "g2"))
+    assert first._plan is second._plan
+    assert all(
+        first.record(name).definition is second.record(name).definition
+        for name in ("a", "b")
+    )

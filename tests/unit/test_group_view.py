@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dictrack import codec
+from dictrack import _plan, codec
 from dictrack._engine import Engine
 from dictrack._group import GroupView
 from dictrack.conditions.keys import KeyValueEQ
@@ -108,3 +108,38 @@ def test_a_limiter_closing_moves_the_tracker_into_limited() -> None:
     for _ in range(3):
         view = Engine.plan(view, {"event": "win"}, NOW, {}).after
     assert [t.name for t in view.limited(NOW)] == ["capped"]
+
+
+def shared_view(group_id: str, made: list[BaseTracker]) -> GroupView:
+    """A view built as a cache returns a group: definitions shared."""
+    records = codec.shared(codec.encode(t, 1) for t in made)
+    return GroupView.build(group_id, GroupSnapshot(1, {r.name: r for r in records}))
+
+
+def test_groups_with_the_same_definitions_share_one_plan() -> None:
+    first, second = shared_view("a", trackers()), shared_view("b", trackers())
+    assert first._plan is second._plan
+    assert shared_view("c", trackers()[:3])._plan is not first._plan
+    # Each view still advances its own trackers.
+    plan = Engine.plan(second, {"event": "win", "quest": "q1", "bet": 7}, NOW, {})
+    assert sorted(plan.writes) == ["any", "bets", "capped", "q1", "twice", "wins"]
+    assert plan.after.get("bets", NOW).progress == 7  # type: ignore[union-attr]
+    assert first.get("bets", NOW).progress == 0  # type: ignore[union-attr]
+    assert plan.after._plan is first._plan  # a state change keeps the plan
+
+
+def test_equal_definitions_not_shared_get_their_own_plan() -> None:
+    records = [codec.encode(t, 1) for t in trackers()]  # fresh dicts, as a store's
+    view = GroupView.build(GROUP, GroupSnapshot(1, {r.name: r for r in records}))
+    assert view._plan is not shared_view("a", trackers())._plan
+    assert view._plan.names == shared_view("a", trackers())._plan.names
+
+
+def test_the_shared_plans_are_bounded(monkeypatch) -> None:
+    monkeypatch.setattr(_plan, "_PLANS", {})
+    monkeypatch.setattr(_plan, "_MAX_PLANS", 2)
+    made = trackers()
+    views = [shared_view(f"g{n}", made[:n]) for n in range(1, 6)]
+    assert len(_plan._PLANS) <= 2
+    assert len({id(v._plan) for v in views}) == 5  # each its own, still right
+    assert [len(v.names()) for v in views] == [1, 2, 3, 4, 5]
