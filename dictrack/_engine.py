@@ -306,9 +306,9 @@ class Engine:
                 writes[name] = pairs[name] = None
             else:
                 definition = definitions.get(name) or codec.encode_definition(tracker)
-                record = codec.encode(
-                    tracker, version, definition=codec.share_definition(definition)
-                )
+                shared = codec.share_definition(definition)
+                record = codec.encode(tracker, version, definition=shared)
+                codec.share_parts(tracker, shared)  # as trackers decoded from it
                 writes[name] = record
                 pairs[name] = (tracker, record)
         status, current = self.cache.compare_and_set(

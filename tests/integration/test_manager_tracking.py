@@ -425,3 +425,17 @@ def test_groups_loaded_from_the_store_share_definitions_and_plan(manager, data_s
         first.record(name).definition is second.record(name).definition
         for name in ("a", "b")
     )
+
+
+def test_groups_given_the_same_trackers_share_their_definition_values(manager):
+    for group_id in ("g1", "g2"):
+        manager.add_trackers(group_id, [wins("a"), bets("b")])
+    views = manager._engine.views
+    first, second = views["g1"], views["g2"]
+    assert first._plan is second._plan
+    for name in ("a", "b"):
+        one, two = first.get(name, T0), second.get(name, T0)
+        assert one._conditions is two._conditions and one._name is two._name
+    manager.track("g1", {**WIN, "bet": 2})
+    assert progress(manager, "g1") == {"a": 1, "b": 2}
+    assert progress(manager, "g2") == {"a": 0, "b": 0}

@@ -429,3 +429,57 @@ def test_decode_error_keeps_the_cause() -> None:
     with pytest.raises(DeserializationError, match="malformed") as info:
         codec.decode(record, "g")
     assert isinstance(info.value.__cause__, KeyError)
+
+
+def test_trackers_of_a_shared_definition_share_what_it_decodes_to() -> None:
+    record = codec.encode(
+        AccumulationTracker(
+            "bets",
+            [keys.KeyValueEQ("event", "win")],
+            [5, 9],
+            key="bet",
+            limiters=[CountLimiter(3)],
+        )
+    )
+    shared = record._replace(
+        definition=codec.share_definition(copy.deepcopy(record.definition))
+    )
+    a, b = codec.decode(shared, "a"), codec.decode(shared, "b")
+    for name in ("_name", "_conditions", "_targets", "_key_parts", "_key"):
+        assert getattr(a, name) is getattr(b, name), name
+    assert a._limiters[0] is not b._limiters[0]  # state is each tracker's own
+    a.track({"event": "win", "bet": 4}, now=NOW)
+    assert (a.progress, b.progress) == (4, 0)
+    assert codec.encode_state(b) == record.state
+    assert (a.group_id, b.group_id) == ("a", "b")
+    # A definition that is not shared decodes on its own, to equal values.
+    alone = codec.decode(record, "c")
+    assert alone._conditions is not a._conditions
+    assert alone.conditions == a.conditions and alone.targets == a.targets
+
+
+def test_a_users_tracker_type_restores_its_own_parameters_each_time() -> None:
+    record = codec.encode(MaxTracker("max", [], 5, key="n"))
+    shared = record._replace(
+        definition=codec.share_definition(copy.deepcopy(record.definition))
+    )
+    a, b = codec.decode(shared, "a"), codec.decode(shared, "b")
+    assert a._name is b._name  # the base definition is shared...
+    assert a._bounds == b._bounds == (0, 100)
+    assert a._bounds is not b._bounds  # ...its own parameters may be mutable
+
+
+def test_share_parts_gives_a_tracker_the_shared_values() -> None:
+    made = AccumulationTracker("bets", [keys.KeyValueEQ("event", "win")], 5, key="b")
+    definition = codec.share_definition(codec.encode_definition(made))
+    decoded = codec.decode(codec.encode(made, definition=definition), "g")
+    codec.share_parts(made, definition)
+    assert made._conditions is decoded._conditions
+    assert made._key_parts is decoded._key_parts
+    other = CountTracker("bets", [keys.KeyValueEQ("event", "win")], 5)
+    codec.share_parts(other, definition)  # another type: left as it is
+    assert other._conditions is not decoded._conditions
+    mine = MaxTracker("max", [], 5, key="n")
+    kept = mine._conditions
+    codec.share_parts(mine, codec.share_definition(codec.encode_definition(mine)))
+    assert mine._conditions is kept  # a user's type: left as it is
