@@ -376,3 +376,53 @@ def test_only_refusals_before_any_write_count_as_not_applied():
     assert wire.not_run(ResponseError("WRONGTYPE foreign data in the dirty index"))
     assert not wire.not_run(ResponseError("ERR value is not an integer"))
     assert not wire.not_run(ResponseError("OOM command not allowed"))
+
+
+# -- call_on_node, against scripted cluster nodes -----------------------------------
+
+
+class ScriptedCluster:
+    """Two nodes, ``a`` serving every key, and ``b`` named by redirections."""
+
+    def __init__(self, a: ScriptedConnection, b: ScriptedConnection) -> None:
+        self.nodes = {"a": ScriptedClient(a), "b": ScriptedClient(b)}
+        self.remapped: list[str] = []
+
+    def get_node_from_key(self, key: str) -> str:
+        return "a"
+
+    def get_node(self, host: str, port: int) -> str | None:
+        return "b" if (host, port) == ("10.0.0.2", 7001) else None
+
+    def get_redis_connection(self, node: str) -> ScriptedClient:
+        return self.nodes[node]
+
+    def exists(self, key: str) -> int:  # the client follows a MOVED and remaps
+        self.remapped.append(key)
+        return 1
+
+
+def test_an_ask_goes_once_to_the_named_node_after_asking():
+    a = ScriptedConnection([redis.exceptions.AskError("3999 10.0.0.2:7001")])
+    b = ScriptedConnection(["OK", "applied"])
+    cluster = ScriptedCluster(a, b)
+    assert wire.call_on_node(cluster, Script(), "k", (1, "k")) == "applied"
+    assert b.sends() == [("ASKING", True), ("EVALSHA", True)]
+    assert cluster.remapped == []  # a slot being migrated: the layout stays
+
+
+def test_a_moved_goes_to_the_named_node_and_the_client_learns_it():
+    a = ScriptedConnection([redis.exceptions.MovedError("3999 10.0.0.2:7001")])
+    b = ScriptedConnection(["applied"])
+    cluster = ScriptedCluster(a, b)
+    assert wire.call_on_node(cluster, Script(), "k", (1, "k")) == "applied"
+    assert b.sends() == [("EVALSHA", True)]
+    assert cluster.remapped == ["k"]
+
+
+def test_a_redirection_to_an_unknown_node_applied_nothing():
+    a = ScriptedConnection([redis.exceptions.AskError("3999 10.9.9.9:7001")])
+    cluster = ScriptedCluster(a, ScriptedConnection([]))
+    with pytest.raises(BackendError, match="nothing was applied") as info:
+        wire.call_on_node(cluster, Script(), "k", (1, "k"))
+    assert not isinstance(info.value, OutcomeUnknownError)
