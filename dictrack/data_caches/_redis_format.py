@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from dictrack.codec import share_definition
 from dictrack.data_caches.base import GroupSnapshot
 from dictrack.errors import BackendError, DeserializationError
 from dictrack.records import TrackerRecord
@@ -124,7 +125,7 @@ class Definitions:
                 )
             except RedisError as exc:
                 raise BackendError(f"Redis unavailable ({exc})") from exc
-            self._by_id[found] = dict(definition)
+            self._by_id[found] = share_definition(dict(definition))
         if len(self._ids) > 100_000:
             self._ids.clear()
         self._ids[id(definition)] = (definition, found)
@@ -159,7 +160,7 @@ class Definitions:
                     f"definition {found} is missing from Redis (partly flushed?); "
                     "evict the groups that use it so they reload from the store"
                 )
-            self._by_id[found] = json.loads(body)
+            self._by_id[found] = share_definition(json.loads(body))
 
     def snapshot(self, group_id: str, reply: Sequence[Any]) -> GroupSnapshot:
         """A snapshot from a ``version, states, definition ids`` reply."""

@@ -581,6 +581,16 @@ def test_every_change_by_one_manager_is_seen_by_the_other(backend):
     assert b.get_trackers("g") == [] and a.get_trackers("g") == []
 
 
+def test_groups_read_from_redis_share_their_definitions_values(backend):
+    backend.manager().add_trackers("g1", [wins(), wins("more")], now=T0)
+    backend.manager().add_trackers("g2", [wins(), wins("more")], now=T0)
+    reader = backend.manager()  # its own cache: both groups come from Redis
+    assert progress(reader, "g1") == progress(reader, "g2") == {"wins": 0, "more": 0}
+    first, second = (reader._engine.views[g] for g in ("g1", "g2"))
+    assert first._plan is second._plan
+    assert first.get("wins", T0)._conditions is second.get("wins", T0)._conditions
+
+
 # -- scripts --------------------------------------------------------------------
 
 LUA = sorted(
