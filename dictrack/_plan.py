@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ from dictrack.conditions.keys import KeyValueComparison
 from dictrack.conditions.paths import MISSING, resolve_parts
 from dictrack.records import TrackerRecord
 from dictrack.trackers.base import BaseTracker
-from dictrack.typing import EventData, JSONDict
+from dictrack.typing import EventData
 
 #: (key path parts, {value: positions}) for one indexed key.
 Index = tuple[tuple[str, ...], dict[Any, tuple[int, ...]]]
@@ -62,10 +63,12 @@ def _index_key(condition: BaseCondition) -> tuple[tuple[str, ...], Any] | None:
     return condition._parts, value
 
 
-#: Plans by the ids of their records' definitions, kept with the definitions
-#: (alive, so the ids stay theirs). Bounded; cleared (not evicted) when full.
-_PLANS: dict[tuple[int, ...], tuple[tuple[JSONDict, ...], Plan]] = {}
-_MAX_PLANS = 4_096
+#: Plans by the ids of their records' definitions, while a view holds them: a
+#: view keeps a plan only with records of those very definitions, so the ids
+#: stay theirs until the plan is gone (and its entry with it).
+_PLANS: weakref.WeakValueDictionary[tuple[int, ...], Plan] = (
+    weakref.WeakValueDictionary()
+)
 
 
 def shared_plan(trackers: list[BaseTracker], records: Sequence[TrackerRecord]) -> Plan:
@@ -77,15 +80,10 @@ def shared_plan(trackers: list[BaseTracker], records: Sequence[TrackerRecord]) -
     memory, and a plan that stays in the CPU's caches while a batch visits
     many groups.
     """
-    definitions = tuple(record.definition for record in records)
-    key = tuple(map(id, definitions))
-    found = _PLANS.get(key)
-    if found is not None:  # its definitions are alive: the ids are theirs
-        return found[1]
-    plan = Plan(trackers)
-    if len(_PLANS) >= _MAX_PLANS:
-        _PLANS.clear()
-    _PLANS[key] = (definitions, plan)
+    key = tuple(id(record.definition) for record in records)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = Plan(trackers)
     return plan
 
 
@@ -93,6 +91,7 @@ class Plan:
     """What does not change while only tracker states change."""
 
     __slots__ = (
+        "__weakref__",
         "cond_idx",
         "conds",
         "has_limiters",

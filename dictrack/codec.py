@@ -119,8 +119,15 @@ def share_definition(definition: JSONDict) -> JSONDict:
 def shared(records: Iterable[TrackerRecord]) -> list[TrackerRecord]:
     """``records`` with their definitions shared (see :func:`share_definition`):
     groups loaded from a store hold one dict per distinct definition, and
-    share their matching plan."""
-    return [r._replace(definition=share_definition(r.definition)) for r in records]
+    share their matching plan. A definition that is not plain JSON stays as
+    it is (decoding it reports what is wrong)."""
+    out = []
+    for record in records:
+        try:
+            out.append(record._replace(definition=share_definition(record.definition)))
+        except (TypeError, ValueError):  # noqa: PERF203  # not JSON: not shared
+            out.append(record)
+    return out
 
 
 def dumps(value: JSONDict) -> str:
@@ -228,7 +235,9 @@ def decode(record: TrackerRecord, group_id: str) -> BaseTracker:
 #: What a shared definition makes of its trackers, decoded once: the trackers
 #: of every group holding it share these immutable values (less memory, and
 #: values that stay in the CPU's caches while a batch visits many groups).
+#: Bounded; cleared (not evicted) when full, like the shared definitions.
 _PARTS: dict[int, tuple[Mapping[str, Any], type[BaseTracker], dict[str, Any]]] = {}
+_MAX_PARTS = 8_192
 
 
 def _is_shared(definition: Mapping[str, Any]) -> bool:
@@ -242,7 +251,11 @@ def _definition_part(
     """The tracker class of ``definition`` and the attributes it sets (checked):
     built once per shared definition, so its trackers share the values."""
     found = _PARTS.get(id(definition))
-    if found is not None and found[0] is definition:
+    if (
+        found is not None
+        and found[0] is definition
+        and TRACKER_TYPES.get(definition["type"]) is found[1]  # not re-registered
+    ):
         return found[1], found[2]
     _check_schema(definition, "definition")
     cls = _lookup(TRACKER_TYPES, definition.get("type"), "tracker")
@@ -260,7 +273,7 @@ def _definition_part(
         probe._restore_extra(from_plain(definition.get("params", {})))
         part.update(vars(probe))
     if _is_shared(definition):
-        if len(_PARTS) >= _MAX_SHARED:
+        if len(_PARTS) >= _MAX_PARTS:
             _PARTS.clear()
         _PARTS[id(definition)] = (definition, cls, part)
     return cls, part
@@ -268,8 +281,17 @@ def _definition_part(
 
 def share_parts(tracker: BaseTracker, definition: JSONDict) -> None:
     """Give ``tracker`` the values its shared ``definition`` holds for every
-    group (the same objects), when ``definition`` is shared and describes it."""
-    if type(tracker)._known_only and _is_shared(definition):
+    group (the same objects), when ``definition`` is shared and describes it.
+
+    Only trackers and conditions of this package's types: their stored form
+    gives them back exactly. A user's condition keeps its own object (it is
+    rebuilt from its stored form only when the group is loaded again).
+    """
+    if (
+        type(tracker)._known_only
+        and _is_shared(definition)
+        and all(type(c).__module__.startswith("dictrack.") for c in tracker._conditions)
+    ):
         cls, part = _definition_part(definition)
         if cls is type(tracker):
             tracker.__dict__.update(part)
@@ -281,8 +303,9 @@ def _decode(
     group_id: str,
     expire_at: float | None,
 ) -> BaseTracker:
+    _check_schema(definition, "definition")  # first: a newer schema explains
+    _check_schema(state, "state")  # any other error that may follow
     cls, part = _definition_part(definition)
-    _check_schema(state, "state")
     tracker: BaseTracker = object.__new__(cls)
     tracker.__dict__.update(part)
     limiter_states = state.get("limiters") or []

@@ -140,6 +140,17 @@ class Schedule(ABC):
         """A JSON-safe dict that :func:`schedule_from_plain` reads back."""
         return {"type": self.kind, **self._params(), "tz": self.tz.key}
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self.__dict__:  # each is set once, by __init__
+            raise AttributeError(
+                f"{type(self).__name__} is immutable (trackers of many groups "
+                f"may share it); build a new schedule instead of setting {name!r}"
+            )
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented

@@ -483,3 +483,42 @@ def test_share_parts_gives_a_tracker_the_shared_values() -> None:
     kept = mine._conditions
     codec.share_parts(mine, codec.share_definition(codec.encode_definition(mine)))
     assert mine._conditions is kept  # a user's type: left as it is
+
+
+def test_a_newer_state_schema_is_reported_before_an_unknown_type() -> None:
+    record = codec.encode(CountTracker("t", [], 5))
+    definition = {**record.definition, "type": "NotDefinedHere"}
+    with pytest.raises(DeserializationError, match="upgrade dictrack"):
+        codec.decode(TrackerRecord("t", definition, {**record.state, "v": 99}), "g")
+
+
+def test_a_tracker_with_a_users_condition_keeps_its_own_objects() -> None:
+    mine = CountTracker("odd", [OddCondition("n")], 5)
+    kept = mine._conditions
+    codec.share_parts(mine, codec.share_definition(codec.encode_definition(mine)))
+    assert mine._conditions is kept
+
+
+def test_a_type_registered_again_is_used_by_the_next_decode() -> None:
+    class Again(CountTracker):
+        type_name = f"{__name__}:Again"
+
+    record = codec.encode(Again("t", [], 5))
+    shared = record._replace(
+        definition=codec.share_definition(copy.deepcopy(record.definition))
+    )
+    assert type(codec.decode(shared, "g")) is Again
+
+    class Again2(CountTracker):  # a module reloaded: same name, new class
+        type_name = f"{__name__}:Again"
+
+    assert type(codec.decode(shared, "g")) is Again2
+
+
+def test_records_whose_definition_is_not_json_are_left_unshared() -> None:
+    record = codec.encode(CountTracker("t", [], 5))
+    odd = record._replace(definition={**record.definition, "when": object()})
+    assert codec.shared([odd, record])[0] is odd
+    assert codec.shared([record])[0].definition is codec.share_definition(
+        copy.deepcopy(record.definition)
+    )

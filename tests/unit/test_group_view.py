@@ -3,6 +3,8 @@ from the records it writes (pure: no cache, no store, no clock)."""
 
 from __future__ import annotations
 
+import gc
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -135,11 +137,12 @@ def test_equal_definitions_not_shared_get_their_own_plan() -> None:
     assert view._plan.names == shared_view("a", trackers())._plan.names
 
 
-def test_the_shared_plans_are_bounded(monkeypatch) -> None:
-    monkeypatch.setattr(_plan, "_PLANS", {})
-    monkeypatch.setattr(_plan, "_MAX_PLANS", 2)
+def test_a_shared_plan_lives_only_as_long_as_its_views() -> None:
     made = trackers()
-    views = [shared_view(f"g{n}", made[:n]) for n in range(1, 6)]
-    assert len(_plan._PLANS) <= 2
-    assert len({id(v._plan) for v in views}) == 5  # each its own, still right
-    assert [len(v.names()) for v in views] == [1, 2, 3, 4, 5]
+    view = shared_view("a", made[:2])
+    key = tuple(id(view.record(n).definition) for n in view.names())
+    assert _plan._PLANS.get(key) is view._plan
+    assert shared_view("b", made[:2])._plan is view._plan
+    del view
+    gc.collect()
+    assert _plan._PLANS.get(key) is None  # nothing held once no view holds it

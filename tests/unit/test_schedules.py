@@ -5,6 +5,7 @@ days. Pure: every time is passed in."""
 from __future__ import annotations
 
 import calendar
+import copy
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -345,3 +346,18 @@ def test_a_boundary_shows_the_wall_time_or_the_end_of_a_gap(schedule, now):
         assert before.time() < schedule.at < local.time() or before.date() < (
             local.date()
         )
+
+
+@pytest.mark.parametrize(
+    "schedule", [Daily("09:00"), Weekly("friday"), Monthly(15)], ids=repr
+)
+def test_a_schedule_is_immutable(schedule) -> None:
+    before = schedule.to_plain()
+    with pytest.raises(AttributeError, match="immutable"):
+        schedule.at = time(10)
+    with pytest.raises(AttributeError, match="immutable"):
+        schedule.tz = ZoneInfo("Asia/Taipei")
+    with pytest.raises(AttributeError, match="immutable"):
+        del schedule.at
+    assert schedule.to_plain() == before
+    assert copy.deepcopy(schedule) == schedule
