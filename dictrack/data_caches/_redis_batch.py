@@ -130,7 +130,8 @@ class RedisBatches(RedisMaintenance):
                 self.client, script, self._calls(chunks)
             ):
                 if isinstance(reply, ResponseError):  # the whole call failed
-                    results += [self._call_error(reply)] * len(ops)
+                    error = self._apply_error(reply, [self._dirty_index])
+                    results += [error] * len(ops)
                 elif reply is not None:
                     results += map(self._op_result, [op.group_id for op in ops], reply)
                 if last:
@@ -168,11 +169,11 @@ class RedisBatches(RedisMaintenance):
         args = self._call(ops) if ops else None
         return Call((ops, last), args, not before.isdisjoint(groups))
 
-    def _call_error(self, reply: ResponseError) -> BackendError:
-        """A whole script call failed: refused before any write (the dirty
-        index holds foreign data), or unknown (the script may have written)."""
+    def _apply_error(self, reply: ResponseError, keys: Sequence[str]) -> BackendError:
+        """An apply call failed whole: refused before any write (foreign data
+        in ``keys``), or an unknown outcome (the script may have written)."""
         if not_run(reply):
-            return self._foreign("apply", [self._dirty_index], reply)
+            return self._foreign("apply", keys, reply)
         return unknown(reply)
 
     def _call(self, ops: Sequence[CASOp]) -> tuple[Any, ...]:

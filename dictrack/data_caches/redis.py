@@ -40,7 +40,7 @@ from dictrack.data_caches._redis_format import (
     state_value,
 )
 from dictrack.data_caches._redis_maintenance import RedisError
-from dictrack.data_caches._redis_wire import call, call_on_node, not_run, unknown
+from dictrack.data_caches._redis_wire import call, call_on_node
 from dictrack.data_caches.base import (
     ApplyStatus,
     CASResult,
@@ -194,8 +194,8 @@ class RedisDataCache(RedisBatches):
                 script.sha = self.client.script_load(script.script)
                 return self.client.evalsha(script.sha, len(keys), *keys, *args)
         except ResponseError as exc:
-            if once and not not_run(exc):  # it may have written before failing
-                raise unknown(exc) from exc
+            if once:  # the apply script: it may have written before failing
+                raise self._apply_error(exc, keys) from exc
             raise self._foreign(name, keys, exc) from exc
         except UnicodeDecodeError as exc:  # a decode_responses client, foreign bytes
             raise DeserializationError(

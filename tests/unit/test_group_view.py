@@ -131,7 +131,7 @@ def test_groups_with_the_same_definitions_share_one_plan() -> None:
 
 
 def test_equal_definitions_not_shared_get_their_own_plan() -> None:
-    records = [codec.encode(t, 1) for t in trackers()]  # fresh dicts, as a store's
+    records = [codec.encode(t, 1) for t in trackers()]  # fresh dicts: not shared
     view = GroupView.build(GROUP, GroupSnapshot(1, {r.name: r for r in records}))
     assert view._plan is not shared_view("a", trackers())._plan
     assert view._plan.names == shared_view("a", trackers())._plan.names
