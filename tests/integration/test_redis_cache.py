@@ -501,12 +501,17 @@ def test_track_costs_one_round_trip(server, where):
     assert progress(server.manager(), "g") == {"wins": 4, "bets": 7}
 
 
-def test_track_many_of_distinct_groups_is_pipelined(server):
-    """A round of 100 groups: script calls of 25 events on one connection,
-    each sent before the reply to the one before is read."""
+@pytest.mark.parametrize(
+    ("n_groups", "calls"),
+    [(100, [40, 40, 20]), (130, [40, 40, 30, 20]), (30, [10, 20]), (20, [20])],
+)
+def test_track_many_of_distinct_groups_is_pipelined(server, n_groups, calls):
+    """A round of distinct groups: script calls of up to 40 events, the last
+    20 in a call of their own, on one connection, each sent before the reply
+    to the one before is read."""
     client = server.client(CountingRedis)
     manager = server.manager(server.cache(client))
-    groups = [f"g{i}" for i in range(100)]
+    groups = [f"g{i}" for i in range(n_groups)]
     for group in groups:
         manager.add_tracker(group, wins(), now=T0)
         manager.get_trackers(group)  # warm
@@ -517,13 +522,14 @@ def test_track_many_of_distinct_groups_is_pipelined(server):
     ]
     client.clear()
     results = manager.track_many(events, now=T0)
-    assert [[c[0] for c in trip] for trip in client.trips] == [["EVALSHA"]] * 4
-    assert [kind for kind, _ in client.log] == [
-        "send", "send", "read", "send", "read", "send", "read", "read"
-    ]  # fmt: skip
+    assert [[c[0] for c in trip] for trip in client.trips] == [["EVALSHA"]] * len(calls)
+    log = ["send"] + ["send", "read"] * (len(calls) - 1) + ["read"]
+    assert [kind for kind, _ in client.log] == log
     ops = [int(c[3 + int(c[2])]) for [c] in client.trips]  # ARGV[1] of each call
-    assert ops == [25] * 4
-    assert [len(r.dirtied) for r in results] == [1 if i % 3 else 0 for i in range(100)]
+    assert ops == calls
+    assert [len(r.dirtied) for r in results] == [
+        1 if i % 3 else 0 for i in range(n_groups)
+    ]
     other = server.manager()
     assert progress(other, "g3") == {"wins": 0} and progress(other, "g4") == {"wins": 1}
 
