@@ -39,6 +39,8 @@ class Evaluation:
 
 #: The evaluation of an event no tracker can take (shared: never mutated).
 _NOTHING = Evaluation()
+#: A TrackerRecord from a full tuple, without its Python-level ``__new__``.
+_record = tuple.__new__
 
 
 class GroupView:
@@ -229,9 +231,10 @@ class GroupView:
                 continue
             pos = positions[name]
             old = records[pos]
-            writes[name] = records[pos] = TrackerRecord(
-                name, old.definition, codec.encode_state(tracker), version,
-                old.expire_at,
+            writes[name] = records[pos] = _record(
+                TrackerRecord,
+                (name, old.definition, codec.encode_state(tracker), version,
+                 old.expire_at),
             )  # fmt: skip
             if tracker._limited != trackers[pos]._limited:
                 limited_moved = True

@@ -153,9 +153,10 @@ def encode_state(tracker: BaseTracker) -> JSONDict:
         state["limiters"] = [_limiter_state(lim) for lim in tracker._limiters]
     if tracker._period is not None:
         state["period"] = tracker._period
-    extra = tracker._extra_state()
-    if extra:
-        state["x"] = to_plain(extra)
+    if not tracker._known_only:  # a user's subclass: its own attributes too
+        extra = tracker._extra_state()
+        if extra:
+            state["x"] = to_plain(extra)
     return state
 
 
