@@ -118,18 +118,20 @@ end
 -- Pass 2: write.
 local function write(o)
   -- Names and states to set, marks, and (rarely) deletions and definitions.
-  local sets, marks, dels, defs = {}, {}, {}, {}
+  local sets, marks, dels, defs = {}, {}, nil, nil  -- the rare two: on demand
   local ns, nm = 0, 0
   local version, stride = o.version, o.stride
   for i = o.first, o.first + stride * (o.writes - 1), stride do
     local name, state = ARGV[i], ARGV[i + 1]
     if state == '' then
+      dels = dels or {}
       dels[#dels + 1] = name
     else
       sets[ns + 1], sets[ns + 2] = name, state
       ns = ns + 2
       local def = stride == 3 and ARGV[i + 2] or ''
       if def ~= '' then
+        defs = defs or {}
         defs[#defs + 1] = name
         defs[#defs + 1] = def
       end
@@ -150,16 +152,20 @@ local function write(o)
   if #flat > 1000 then
     in_chunks(command, o.s, flat, 1001)
   end
-  if #dels > 0 then
+  if dels then
     if ns > 0 then
       in_chunks('HDEL', o.s, dels, 1)
     end
     in_chunks('HDEL', o.d, dels, 1)
   end
-  if #defs > 0 then
+  if defs then
     in_chunks('HSET', o.d, defs, 1)
   end
-  in_chunks('HSET', o.m, marks, 1)
+  if nm <= 1000 then  -- the usual op: one call, no chunking
+    redis.call('HSET', o.m, unpack(marks))
+  else
+    in_chunks('HSET', o.m, marks, 1)
+  end
   redis.call('SET', o.v, version)
   if o.unmarked then
     -- A clean group may have a time to live (mark_clean.lua): data that is
