@@ -2,8 +2,9 @@
 
 A round takes the next pending event of every group (a batch whose groups are
 distinct is one round). Its events are evaluated on the views held in process
-and handed to the cache in chunks of ``CHUNK``: the cache sends a chunk as one
-call while the next is evaluated (Redis: see ``data_caches/_redis_wire.py``),
+and handed to the cache in chunks of ``CHUNK``, the round's last ``TAIL`` in
+one of their own: the cache sends a chunk as one call while the next is
+evaluated (Redis: see ``data_caches/_redis_wire.py``),
 and each reply is finished (views installed, results built) as it arrives.
 A group the cache refuses (another writer got there first) has its remaining
 events tracked one by one afterwards, so the results are those of tracking
@@ -34,6 +35,8 @@ CHUNK = 40
 #: The last events of a round go in a call of their own: the client has
 #: nothing left to evaluate while the server runs it, so it is kept short.
 TAIL = 20
+#: A call of fewer events than this before the tail joins the tail instead.
+MIN_CALL = 10
 
 
 def track_many(
@@ -120,6 +123,8 @@ class Round:
         plan, items, now, kwargs = self.engine.plan, self.items, self.now, self.kwargs
         ops: list[CASOp] = []
         tail = len(chosen) - TAIL  # events before the tail
+        if tail % CHUNK < MIN_CALL:  # no call of a few events: the tail takes them
+            tail -= tail % CHUNK
         for n, (i, view) in enumerate(zip(chosen, views, strict=True), 1):
             group_id, data, event_id = items[i]
             try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from dictrack import _clock
 from dictrack._types import Registered
@@ -186,7 +186,9 @@ class BaseTracker(Periodic, TrackerState, Registered, ABC):
     def _clone(self) -> BaseTracker:
         """A copy that shares nothing mutable with this tracker."""
         new = object.__new__(type(self))
-        new.__dict__ = self.__dict__.copy()  # a copy of the table: ~2x update's speed
+        # A copy of the whole table (~2x faster than filling a new one), set
+        # past any __setattr__ a user's subclass defines.
+        object.__setattr__(new, "__dict__", self.__dict__.copy())
         if (  # one test on the hot path: usually none of these
             self._limiters
             or self._listeners is not None
@@ -286,30 +288,22 @@ class BaseTracker(Periodic, TrackerState, Registered, ABC):
         limiters = self._limiters  # usually none: no limiter work at all
         limiter_kwargs = {**kwargs, "now_ts": now} if limiters else kwargs
         try:
-            if limiters and not self._limit(data, "pre_track", limiter_kwargs):
-                return txn.events
+            if limiters:
+                for limiter in limiters:
+                    if not limiter.pre_track(data, self, **limiter_kwargs):
+                        self._close(limiter)
+                if self._limited:
+                    return txn.events
             if matcher() if matcher is not None else self._conditions_met(data):
                 self._push_progress(data, **kwargs)  # may raise: nothing changed yet
                 self._matched = self._dirtied = True
                 self._check_progress()
-            if limiters:
-                self._limit(data, "post_track", limiter_kwargs)
+            for limiter in limiters:
+                if not limiter.post_track(data, self, **limiter_kwargs):
+                    self._close(limiter)
             return txn.events
         finally:
             self._txn = None
-
-    def _limit(
-        self,
-        data: EventData,
-        step: Literal["pre_track", "post_track"],
-        kwargs: dict[str, Any],
-    ) -> bool:
-        """Run each limiter's ``step`` (pre_track or post_track), closing the
-        tracker for any that refuses; return whether it is still open."""
-        for limiter in self._limiters:
-            if not getattr(limiter, step)(data, self, **kwargs):
-                self._close(limiter)
-        return not self._limited
 
     def _conditions_met(self, data: EventData) -> bool:
         return all(condition.check(data) for condition in self._conditions)

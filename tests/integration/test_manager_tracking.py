@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from dictrack.data_caches.base import ApplyStatus, CASResult
+from dictrack.data_caches.memory import MemoryDataCache
 from dictrack.data_stores.sqlite import SQLiteDataStore
 from dictrack.errors import ConflictError
 from dictrack.events import EVENT_TRACKER_ALL_COMPLETED, EVENT_TRACKER_STAGE_COMPLETED
@@ -251,6 +252,45 @@ def test_track_many_equals_tracking_one_by_one(manager):
     assert [shape(r) for r in batch] == [shape(r) for r in single]
     assert state(manager.get_trackers("batch")) == state(manager.get_trackers("single"))
     assert manager.track_many([]) == []
+
+
+@pytest.mark.parametrize(
+    ("n_groups", "calls"),
+    [
+        (5, [5]),
+        (20, [20]),
+        (21, [21]),  # a call of 1 event before the tail: joined to it
+        (29, [29]),
+        (30, [10, 20]),
+        (60, [40, 20]),
+        (61, [40, 21]),
+        (100, [40, 40, 20]),
+        (101, [40, 40, 21]),
+        (130, [40, 40, 30, 20]),
+    ],
+)
+def test_a_round_goes_to_the_cache_in_chunks_with_a_short_last_one(n_groups, calls):
+    cache = MemoryDataCache()
+    manager = TrackingManager(cache, SQLiteDataStore(":memory:"), run_jobs=False)
+    groups = [f"g{i}" for i in range(n_groups)]
+    for group in groups:
+        manager.add_tracker(group, wins())
+    sizes: list[int] = []
+    stream = cache.compare_and_set_stream
+
+    def counted(chunks):
+        def each():
+            for chunk in chunks:
+                sizes.append(len(chunk))
+                yield chunk
+
+        return stream(each())
+
+    cache.compare_and_set_stream = counted  # type: ignore[method-assign]
+    results = manager.track_many([(g, WIN) for g in groups], now=T0)
+    assert sizes == calls
+    assert [r.dirtied[0].progress for r in results] == [1] * n_groups
+    manager.close()
 
 
 def test_track_many_over_several_groups(manager):

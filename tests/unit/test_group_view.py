@@ -14,6 +14,7 @@ from dictrack._group import GroupView
 from dictrack.conditions.keys import KeyValueEQ
 from dictrack.data_caches.base import GroupSnapshot
 from dictrack.limiters.count import CountLimiter
+from dictrack.records import TrackerRecord
 from dictrack.trackers.base import BaseTracker
 from dictrack.trackers.numerics.accumulation import AccumulationTracker
 from dictrack.trackers.numerics.count import CountTracker
@@ -146,3 +147,11 @@ def test_a_shared_plan_lives_only_as_long_as_its_views() -> None:
     del view
     gc.collect()
     assert _plan._PLANS.get(key) is None  # nothing held once no view holds it
+
+
+def test_records_have_the_fields_advanced_builds_them_with() -> None:
+    # GroupView.advanced builds a TrackerRecord from a full tuple (no
+    # NamedTuple __new__): a field added or moved must be added there too.
+    assert TrackerRecord._fields == (
+        "name", "definition", "state", "version", "expire_at"
+    )  # fmt: skip

@@ -305,6 +305,26 @@ def test_clone_shares_no_mutable_state() -> None:
     assert c.targets == (5, 8, 9)
 
 
+class Audited(CountTracker):
+    """A user's tracker that records every attribute set on it."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "__dict__":
+            raise AttributeError("replacing the attribute table is not allowed")
+        object.__setattr__(self, name, value)
+        self.__dict__.setdefault("_set_names", []).append(name)
+
+
+def test_clone_of_a_user_tracker_does_not_go_through_its_setattr() -> None:
+    t = Audited("a", [KeyExists("a")], 3)
+    t.track({"a": 1}, now=NOW)
+    c = t._clone()  # copies the attribute table: no __dict__ assignment seen
+    assert c == t and c is not t and c.progress == 1
+    c.track({"a": 1}, now=NOW)
+    assert (t.progress, c.progress) == (1, 2)
+    assert c._set_names is not t._set_names  # a user's attribute: deep-copied
+
+
 def test_clone_has_no_listeners() -> None:
     heard = []
     t = count(target=1)
