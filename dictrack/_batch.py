@@ -2,9 +2,8 @@
 
 A round takes the next pending event of every group (a batch whose groups are
 distinct is one round). Its events are evaluated on the views held in process
-and handed to the cache in chunks of ``CHUNK``, the round's last ``TAIL`` in
-one of their own: the cache sends a chunk as one call while the next is
-evaluated (Redis: see ``data_caches/_redis_wire.py``),
+and handed to the cache in chunks (see ``cuts``): the cache sends a chunk as
+one call while the next is evaluated (Redis: see ``data_caches/_redis_wire.py``),
 and each reply is finished (views installed, results built) as it arrives.
 A group the cache refuses (another writer got there first) has its remaining
 events tracked one by one afterwards, so the results are those of tracking
@@ -32,11 +31,26 @@ Items = Sequence[tuple[str, EventData, str | None]]
 #: Events per cache call: small enough that the server's work on one chunk
 #: hides behind the evaluation of the next, large enough to amortise a call.
 CHUNK = 40
-#: The last events of a round go in a call of their own: the client has
-#: nothing left to evaluate while the server runs it, so it is kept short.
-TAIL = 20
-#: A call of fewer events than this before the tail joins the tail instead.
+#: A round's last calls, from its last: once the client has nothing left to
+#: evaluate it waits for the server, so the calls shrink towards the end and
+#: the server's work on each hides behind the evaluation of the next.
+TAIL = (10, 20, 30)
+#: A first call of fewer events than this joins the next one.
 MIN_CALL = 10
+
+
+def cuts(n: int) -> frozenset[int]:
+    """Where a round of ``n`` events is cut into calls: after how many
+    events (100 events: 40, 30, 20 and 10 per call)."""
+    found: list[int] = []
+    end = n
+    for size in TAIL:
+        end -= size
+        found.append(end)
+    while end >= MIN_CALL:
+        end -= CHUNK
+        found.append(end)
+    return frozenset(cut for cut in found if cut >= MIN_CALL)
 
 
 def track_many(
@@ -122,9 +136,7 @@ class Round:
         """The ops of each chunk, evaluated as the cache asks for them."""
         plan, items, now, kwargs = self.engine.plan, self.items, self.now, self.kwargs
         ops: list[CASOp] = []
-        tail = len(chosen) - TAIL  # events before the tail
-        if tail % CHUNK < MIN_CALL:  # no call of a few events: the tail takes them
-            tail -= tail % CHUNK
+        ends = cuts(len(chosen))
         for n, (i, view) in enumerate(zip(chosen, views, strict=True), 1):
             group_id, data, event_id = items[i]
             try:
@@ -134,7 +146,7 @@ class Round:
                 break
             self.sent.append((i, planned))
             ops.append(CASOp(group_id, view.version, planned.writes, event_id, True))
-            if len(ops) == CHUNK or n == tail:
+            if n in ends:
                 yield ops
                 ops = []
         if ops:

@@ -8,9 +8,11 @@ A mixin: it works on the attributes and helpers that
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from dictrack.data_caches import _redis_wire as wire
 from dictrack.data_caches._redis_format import KeyLayout, state_value, text
 from dictrack.data_caches._redis_maintenance import RedisError, RedisMaintenance
 from dictrack.data_caches._redis_wire import Call, not_run, pipelined, unknown
@@ -150,24 +152,33 @@ class RedisBatches(RedisMaintenance):
     def _calls(self, chunks: Iterable[Sequence[CASOp]]) -> Iterator[Call]:
         """One script call per chunk, tagged ``(ops, last of its chunk)``; a
         chunk holding a group twice or more than ``BATCH`` ops is split (the
-        script takes each group at most once). A call sharing a group with
-        the call before it waits for its answer, so they apply in order."""
-        before: set[str] = set()
+        script takes each group at most once). A call sharing a group with a
+        call that may still be in flight (one of the ``DEPTH - 1`` before it)
+        waits for their answers, so they apply in order even if the server
+        lost the script and refused the earlier one."""
+        in_flight: deque[set[str]] = deque(maxlen=wire.DEPTH - 1)  # their groups
         for ops in chunks:
             start, seen = 0, set[str]()
             for n, op in enumerate(ops):
                 if op.group_id in seen or n - start == BATCH:
-                    yield self._split(ops[start:n], False, before, seen)
-                    before, start, seen = seen, n, set[str]()
+                    yield self._split(ops[start:n], False, in_flight, seen)
+                    start, seen = n, set[str]()
                 seen.add(op.group_id)
-            yield self._split(ops[start:], True, before, seen)
-            before = seen
+            yield self._split(ops[start:], True, in_flight, seen)
 
     def _split(
-        self, ops: Sequence[CASOp], last: bool, before: set[str], groups: set[str]
+        self,
+        ops: Sequence[CASOp],
+        last: bool,
+        in_flight: deque[set[str]],
+        groups: set[str],
     ) -> Call:
         args = self._call(ops) if ops else None
-        return Call((ops, last), args, not before.isdisjoint(groups))
+        after = any(not sent.isdisjoint(groups) for sent in in_flight)
+        if after:  # sent once every call before it is answered
+            in_flight.clear()
+        in_flight.append(groups)
+        return Call((ops, last), args, after)
 
     def _apply_error(self, reply: ResponseError, keys: Sequence[str]) -> BackendError:
         """An apply call failed whole: refused before any write (foreign data

@@ -14,9 +14,9 @@ connection API (``send_packed_command``, ``read_response``):
   :class:`~dictrack.errors.OutcomeUnknownError`: the write may have been
   applied.
 - ``pipelined`` sends each call of a batch as soon as it is built and reads a
-  reply only once the next call is on its way: the server runs one call while
-  the client builds the next and handles the last results, so with two cores
-  a batch costs about the client's work alone. Replies come back in order on
+  reply only once ``DEPTH`` calls are on their way: the server runs one call
+  while the client builds the next and handles earlier results, so with two
+  cores a batch costs about the client's work alone. Replies come back in order on
   the one connection, so calls touching the same keys apply in order (a call
   marked ``after`` is sent only once every call before it is answered).
 
@@ -59,8 +59,10 @@ except ImportError:  # pragma: no cover - hiredis comes with dictrack[redis]
 T = TypeVar("T")
 Args = tuple[Any, ...]  # EVALSHA's arguments after the sha: numkeys, keys, args
 
-#: Calls in flight at once: one running on the server while the next is built.
-DEPTH = 2
+#: Calls in flight at once: the server runs one while the next are built, and
+#: a reply is read only once DEPTH calls are out, so a round's client work
+#: never waits on a call the server is still running (see ``_batch.cuts``).
+DEPTH = 4
 #: Error replies of a server that did not run the script (MOVED is an ASK).
 _NOT_RUN = (AskError, BusyLoadingError, ClusterDownError, NoScriptError, TryAgainError)
 #: Marks a call the server refused for want of the script (it did not run).

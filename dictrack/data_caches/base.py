@@ -174,14 +174,15 @@ class BaseDataCache(ABC):
         """:meth:`compare_and_set_many` of each chunk, in order: yields one
         sequence of results per chunk, one result per op.
 
-        A backend that pipelines (Redis) sends chunk ``i + 1`` before it yields
-        the results of chunk ``i``, so whatever the caller does to build the
-        next chunk (``chunks`` may be lazy) or to handle results overlaps the
-        server's work. An op refused because a key of its group holds data
-        dictrack did not write is a :class:`~dictrack.errors.BackendError` in
-        its place, and the other ops go on (the default raises it, as
-        :meth:`compare_and_set_many` does). A backend that cannot be reached
-        raises; ops of chunks sent before may have been applied.
+        A backend that pipelines (Redis) sends the next chunks (Redis: up to
+        three) before it yields the results of chunk ``i``, so whatever the
+        caller does to build them (``chunks`` may be lazy) or to handle
+        results overlaps the server's work. An op refused because a key of its
+        group holds data dictrack did not write is a
+        :class:`~dictrack.errors.BackendError` in its place, and the other ops
+        go on (the default raises it, as :meth:`compare_and_set_many` does). A
+        backend that cannot be reached raises; ops of chunks sent before may
+        have been applied.
         """
         for ops in chunks:
             yield self.compare_and_set_many(ops)

@@ -249,7 +249,8 @@ def test_compare_and_set_stream_yields_each_chunk_in_order(data_cache):
         statuses.append([r.status for r in part])
         ahead.append(len(pulled) - n - 1)  # chunks pulled beyond this one
     assert pulled == [0, 1, 2]
-    assert all(0 <= k <= 1 for k in ahead), ahead  # lazily: one ahead at most
+    # Lazily: a pipelining backend pulls a few chunks ahead (Redis: DEPTH - 1).
+    assert all(0 <= k <= 3 for k in ahead), ahead
     assert statuses == [[APPLIED] * 3, [], [CONFLICT, APPLIED, DUPLICATE]]
     for group, version in versions.items():
         assert data_cache.load(group).records["a"].state["progress"] == 1

@@ -258,15 +258,15 @@ def test_track_many_equals_tracking_one_by_one(manager):
     ("n_groups", "calls"),
     [
         (5, [5]),
-        (20, [20]),
-        (21, [21]),  # a call of 1 event before the tail: joined to it
-        (29, [29]),
-        (30, [10, 20]),
-        (60, [40, 20]),
-        (61, [40, 21]),
-        (100, [40, 40, 20]),
-        (101, [40, 40, 21]),
-        (130, [40, 40, 30, 20]),
+        (15, [15]),  # a first call of 5 joins the next
+        (20, [10, 10]),
+        (30, [20, 10]),
+        (45, [15, 20, 10]),
+        (60, [30, 20, 10]),
+        (61, [31, 20, 10]),
+        (100, [40, 30, 20, 10]),
+        (101, [41, 30, 20, 10]),
+        (130, [30, 40, 30, 20, 10]),
     ],
 )
 def test_a_round_goes_to_the_cache_in_chunks_with_a_short_last_one(n_groups, calls):

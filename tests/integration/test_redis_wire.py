@@ -18,8 +18,9 @@ import pytest
 import redis
 from redis.exceptions import NoScriptError, ResponseError
 
-from dictrack._batch import TAIL
+from dictrack._batch import cuts
 from dictrack.data_caches import _redis_wire as wire
+from dictrack.data_caches.base import CASOp
 from dictrack.errors import BackendError, OutcomeUnknownError
 from dictrack.events import EVENT_TRACKER_STAGE_COMPLETED
 
@@ -115,7 +116,7 @@ def test_a_lost_reply_is_reported_and_the_event_counts_once(server, dropper):
 
 def test_a_batch_whose_reply_is_lost_counts_once(server, dropper):
     manager = proxied_manager(server, dropper)
-    groups = [f"g{i}" for i in range(30)]  # two script calls (10, 20), pipelined
+    groups = [f"g{i}" for i in range(30)]  # two script calls (20, 10), pipelined
     for group in groups:
         manager.add_tracker(group, wins(), now=T0)
     manager.track_many([(g, LOSE) for g in groups], now=T0)  # warm
@@ -126,7 +127,7 @@ def test_a_batch_whose_reply_is_lost_counts_once(server, dropper):
     # The first call ran; the second did too unless the proxy closed the
     # connection before passing it on. None counts twice.
     counts = [progress(server.manager(), g)["wins"] for g in groups]
-    first = len(groups) - TAIL  # the first call's events
+    first = min(cuts(len(groups)))  # the first call's events
     assert counts[:first] == [1] * first and set(counts) <= {0, 1}
     results = manager.track_many(events, now=T0)  # the safe retry
     assert [r.duplicate for r in results] == [c == 1 for c in counts]
@@ -223,6 +224,21 @@ def test_without_hiredis_redis_py_packs_the_calls(server, monkeypatch):
     assert [r.dirtied[0].progress for r in results] == [2] + [1] * 29
 
 
+def test_a_call_sharing_a_group_with_one_in_flight_waits_for_the_answers(server):
+    cache = server.cache()
+
+    def after(*chunks: str) -> list[bool]:  # one op per chunk, of that group
+        calls = cache._calls([[CASOp(g, 1, {}, None, True)] for g in chunks])
+        return [call.after for call in calls]
+
+    assert wire.DEPTH == 4  # up to 3 calls in flight when one is sent
+    assert after("a", "b", "a") == [False, False, True]
+    assert after("a", "b", "c", "a") == [False, False, False, True]
+    assert after("a", "b", "c", "d", "a") == [False] * 5  # "a" answered by then
+    # Once a call waited, the ones before it are answered: "b" may go.
+    assert after("a", "b", "a", "c", "b") == [False, False, True, False, False]
+
+
 @pytest.fixture
 def cluster(tmp_path) -> Iterator[Backend]:
     yield from open_backend("cluster", tmp_path)
@@ -301,7 +317,8 @@ def stream(conn: ScriptedConnection, calls: Any) -> tuple[Any, ScriptedClient]:
     return wire.pipelined(client, Script(), calls), client
 
 
-def test_calls_lost_with_the_script_are_sent_again_in_order():
+def test_calls_lost_with_the_script_are_sent_again_in_order(monkeypatch):
+    monkeypatch.setattr(wire, "DEPTH", 2)
     lost = NoScriptError("NOSCRIPT")
     # 0 and 1 in flight when the script is lost; 1 ran anyway (another client
     # loaded it meanwhile); the script is loaded on the same connection and 0
@@ -316,6 +333,22 @@ def test_calls_lost_with_the_script_are_sent_again_in_order():
     assert conn.sends() == [
         ("EVALSHA", True), ("EVALSHA", False), ("SCRIPT", "LOAD", True),
         ("EVALSHA", True), ("EVALSHA", True), ("EVALSHA", False),
+    ]  # fmt: skip
+    assert client.released == 1 and not conn.disconnected
+
+
+def test_every_call_in_flight_when_the_script_is_lost_is_resolved_in_order():
+    lost = NoScriptError("NOSCRIPT")
+    # DEPTH calls out before the first reply: 0 and 2 refused, 1 and 3 ran
+    # (another client loaded the script between them).
+    assert wire.DEPTH == 4
+    conn = ScriptedConnection([lost, "r1", lost, "r3", "sha-1", "r0", "r2"])
+    calls, client = stream(conn, [wire.Call(n, (1, "k", n)) for n in range(4)])
+    assert list(calls) == [(0, "r0"), (1, "r1"), (2, "r2"), (3, "r3")]
+    assert conn.sends() == [
+        ("EVALSHA", True), ("EVALSHA", False), ("EVALSHA", False),
+        ("EVALSHA", False), ("SCRIPT", "LOAD", True), ("EVALSHA", True),
+        ("EVALSHA", True),
     ]  # fmt: skip
     assert client.released == 1 and not conn.disconnected
 
@@ -339,7 +372,10 @@ def test_a_call_of_none_keeps_its_place_and_sends_nothing():
 
 
 @pytest.mark.parametrize("where", ["read", "send"])
-def test_a_connection_lost_with_a_call_in_flight_is_an_unknown_outcome(where):
+def test_a_connection_lost_with_a_call_in_flight_is_an_unknown_outcome(
+    where, monkeypatch
+):
+    monkeypatch.setattr(wire, "DEPTH", 2)  # a reply is read between sends
     lost = redis.ConnectionError("gone")
     if where == "read":
         conn = ScriptedConnection(["a", lost])
