@@ -115,9 +115,9 @@ class CountingRedis(redis.Redis):
 
     A round trip is one write of commands to the socket: a command sent on
     its own, a whole pipeline, or one script call of ``track_many``'s
-    pipelined rounds (those are sent before the reply to the one before is
-    read). Counted on the connection, so commands that bypass
-    ``execute_command`` (dictrack's apply script) count too. The counter
+    pipelined rounds (several are sent before the first reply is read).
+    Counted on the connection, so commands that bypass ``execute_command``
+    (dictrack's apply script) count too. The counter
     costs one Python call per write, in every measurement alike.
     """
 
@@ -403,7 +403,7 @@ def bench_track_many(
     out.update(
         ratio_to_single=ratio,
         single_rate_per_s=round(statistics.median(single_rates)),
-        # Pipelined: a call is sent before the reply to the one before is read.
+        # Pipelined: several calls are sent before the first reply is read.
         script_calls_per_batch=round(trips / len(batches), 3),
         events_per_batch=BATCH,
         latency_per="batch",

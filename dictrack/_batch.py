@@ -87,7 +87,8 @@ class Round:
 
     An event a tracker refuses (it raises) ends the round there: the events
     before it stay applied and are reported, then the error is raised; so is
-    a group's foreign data, after the other groups' events.
+    a group's foreign data, after the other groups' events. With both, the
+    error of the earlier event is raised (however far ahead the cache pulled).
     """
 
     def __init__(
@@ -98,7 +99,7 @@ class Round:
         self.now = now
         self.kwargs = kwargs
         self.sent: deque[tuple[int, Planned]] = deque()  # awaiting results
-        self.failed: list[Exception] = []
+        self.failed: list[tuple[int, Exception]] = []  # (item index, error)
 
     def run(
         self,
@@ -116,7 +117,7 @@ class Round:
                 for reply in replies:
                     i, plan = sent.popleft()
                     if isinstance(reply, BackendError):  # foreign data
-                        self.failed.append(reply)
+                        self.failed.append((i, reply))
                     elif reply.status is ApplyStatus.APPLIED:
                         results[i], caused = engine.finish(plan, now)
                         events += caused
@@ -128,7 +129,7 @@ class Round:
         finally:  # what was applied is reported, whatever stopped the round
             engine.listeners.dispatch(events)
         if self.failed:
-            raise self.failed[0]
+            raise min(self.failed, key=lambda failure: failure[0])[1]
 
     def _chunks(
         self, chosen: list[int], views: list[GroupView]
@@ -142,7 +143,7 @@ class Round:
             try:
                 planned = plan(view, data, now, kwargs)
             except Exception as exc:  # raised once the round is reported
-                self.failed.append(exc)
+                self.failed.append((i, exc))
                 break
             self.sent.append((i, planned))
             ops.append(CASOp(group_id, view.version, planned.writes, event_id, True))

@@ -178,8 +178,8 @@ class TrackingManager:
         """Track ``(group_id, data)`` or ``(group_id, data, event_id)`` items.
 
         Results and listeners as calling :meth:`track` for each in order; Redis
-        gets them pipelined, up to 40 per call. A tracker that raises stops the batch
-        (what came before stays)."""
+        gets them pipelined, about 40 per call. A tracker that raises stops the
+        batch (what came before stays)."""
         items = check_items(events)
         ts = _clock.to_timestamp(now)
         try:

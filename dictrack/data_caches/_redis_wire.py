@@ -60,8 +60,8 @@ T = TypeVar("T")
 Args = tuple[Any, ...]  # EVALSHA's arguments after the sha: numkeys, keys, args
 
 #: Calls in flight at once: the server runs one while the next are built, and
-#: a reply is read only once DEPTH calls are out, so a round's client work
-#: never waits on a call the server is still running (see ``_batch.cuts``).
+#: a reply is read only once DEPTH calls are out, so the client seldom waits
+#: for a call the server is still running (see ``_batch.cuts``).
 DEPTH = 4
 #: Error replies of a server that did not run the script (MOVED is an ASK).
 _NOT_RUN = (AskError, BusyLoadingError, ClusterDownError, NoScriptError, TryAgainError)

@@ -507,9 +507,9 @@ def test_track_costs_one_round_trip(server, where):
     [(100, [40, 30, 20, 10]), (130, [30, 40, 30, 20, 10]), (30, [20, 10])],
 )
 def test_track_many_of_distinct_groups_is_pipelined(server, n_groups, calls):
-    """A round of distinct groups: script calls of up to 40 events, shrinking
-    towards the end (see _batch.cuts), on one connection; a reply is read
-    only once DEPTH calls are out."""
+    """A round of distinct groups: script calls of about 40 events, the last
+    three of 30, 20 and 10 (see _batch.cuts), on one connection; a reply is
+    read only once DEPTH calls are out."""
     client = server.client(CountingRedis)
     manager = server.manager(server.cache(client))
     groups = [f"g{i}" for i in range(n_groups)]

@@ -24,7 +24,7 @@ from dictrack.data_caches.base import CASOp
 from dictrack.errors import BackendError, OutcomeUnknownError
 from dictrack.events import EVENT_TRACKER_STAGE_COMPLETED
 
-from ._manager_helpers import LOSE, T0, WIN, progress, wins
+from ._manager_helpers import LOSE, T0, WIN, bets, progress, wins
 from .test_redis_cache import Backend, open_backend, text
 
 pytestmark = pytest.mark.redis
@@ -114,9 +114,10 @@ def test_a_lost_reply_is_reported_and_the_event_counts_once(server, dropper):
     assert manager.track("g", WIN, now=T0).dirtied[0].progress == 3
 
 
-def test_a_batch_whose_reply_is_lost_counts_once(server, dropper):
+@pytest.mark.parametrize("n_groups", [30, 100])  # calls of 20, 10; 40, 30, 20, 10
+def test_a_batch_whose_reply_is_lost_counts_once(server, dropper, n_groups):
     manager = proxied_manager(server, dropper)
-    groups = [f"g{i}" for i in range(30)]  # two script calls (20, 10), pipelined
+    groups = [f"g{i}" for i in range(n_groups)]
     for group in groups:
         manager.add_tracker(group, wins(), now=T0)
     manager.track_many([(g, LOSE) for g in groups], now=T0)  # warm
@@ -124,14 +125,14 @@ def test_a_batch_whose_reply_is_lost_counts_once(server, dropper):
     events = [(g, WIN, f"e-{g}") for g in groups]
     with pytest.raises(OutcomeUnknownError):
         manager.track_many(events, now=T0)
-    # The first call ran; the second did too unless the proxy closed the
-    # connection before passing it on. None counts twice.
+    # The first call ran; the later ones did too unless the proxy closed the
+    # connection before passing them on. None counts twice.
     counts = [progress(server.manager(), g)["wins"] for g in groups]
     first = min(cuts(len(groups)))  # the first call's events
     assert counts[:first] == [1] * first and set(counts) <= {0, 1}
     results = manager.track_many(events, now=T0)  # the safe retry
     assert [r.duplicate for r in results] == [c == 1 for c in counts]
-    assert [progress(manager, g) for g in groups] == [{"wins": 1}] * 30
+    assert [progress(manager, g) for g in groups] == [{"wins": 1}] * n_groups
 
 
 @pytest.mark.parametrize("kind", ["redis", "cluster", "fakeredis"])
@@ -159,6 +160,31 @@ def check_foreign_data_in_a_batch(server: Backend) -> None:
     assert progress(server.manager(), "g40") == {"wins": 0}
     assert text(client.get(f"{server.prefix}:{{g40}}:e")) == "foreign"
     assert manager.track("g41", WIN, now=T0).dirtied[0].progress == 2
+
+
+@pytest.mark.parametrize(("foreign", "refused"), [(5, 75), (75, 5)])
+def test_a_batch_raises_the_error_of_its_earliest_event(server, foreign, refused):
+    """Foreign data and a tracker that refuses its event, in one round: the
+    error of the earlier event is raised, however far ahead the cache read."""
+    manager = server.manager()
+    groups = [f"g{i}" for i in range(100)]  # calls of 40, 30, 20, 10
+    for group in groups:
+        manager.add_tracker(group, bets(), now=T0)
+    server.client().set(f"{server.prefix}:{{g{foreign}}}:e", "foreign")
+    events = [
+        (g, {"event": "win", "bet": "lots" if n == refused else 1}, f"e-{g}")
+        for n, g in enumerate(groups)
+    ]
+    if foreign < refused:
+        expected: Any = pytest.raises(BackendError, match=rf"\{{g{foreign}\}}")
+    else:
+        expected = pytest.raises(ValueError, match="must be a finite number")
+    with expected:
+        manager.track_many(events, now=T0)
+    done = [progress(server.manager(), g)["bets"] for g in groups]
+    assert done == [  # a refusal ends the round: later events are not tracked
+        0 if n in (foreign, refused) or n > refused else 1 for n in range(100)
+    ]
 
 
 def test_a_foreign_dirty_index_refuses_the_whole_call(server):
@@ -227,9 +253,9 @@ def test_without_hiredis_redis_py_packs_the_calls(server, monkeypatch):
 def test_a_call_sharing_a_group_with_one_in_flight_waits_for_the_answers(server):
     cache = server.cache()
 
-    def after(*chunks: str) -> list[bool]:  # one op per chunk, of that group
-        calls = cache._calls([[CASOp(g, 1, {}, None, True)] for g in chunks])
-        return [call.after for call in calls]
+    def after(*chunks: str) -> list[bool]:  # a chunk's ops: one per letter
+        ops = [[CASOp(g, 1, {}, None, True) for g in chunk] for chunk in chunks]
+        return [call.after for call in cache._calls(ops)]
 
     assert wire.DEPTH == 4  # up to 3 calls in flight when one is sent
     assert after("a", "b", "a") == [False, False, True]
@@ -237,6 +263,12 @@ def test_a_call_sharing_a_group_with_one_in_flight_waits_for_the_answers(server)
     assert after("a", "b", "c", "d", "a") == [False] * 5  # "a" answered by then
     # Once a call waited, the ones before it are answered: "b" may go.
     assert after("a", "b", "a", "c", "b") == [False, False, True, False, False]
+    # An empty chunk still takes a place in the pipeline.
+    assert after("a", "", "", "a") == [False, False, False, True]
+    assert after("a", "", "", "", "a") == [False] * 5
+    # A chunk holding a group twice is split: its second part waits.
+    assert after("ab", "ca") == [False, True]
+    assert after("aba") == [False, True]
 
 
 @pytest.fixture
@@ -343,7 +375,7 @@ def test_every_call_in_flight_when_the_script_is_lost_is_resolved_in_order():
     # (another client loaded the script between them).
     assert wire.DEPTH == 4
     conn = ScriptedConnection([lost, "r1", lost, "r3", "sha-1", "r0", "r2"])
-    calls, client = stream(conn, [wire.Call(n, (1, "k", n)) for n in range(4)])
+    calls, client = stream(conn, [wire.Call(n, (1, f"k{n}")) for n in range(4)])
     assert list(calls) == [(0, "r0"), (1, "r1"), (2, "r2"), (3, "r3")]
     assert conn.sends() == [
         ("EVALSHA", True), ("EVALSHA", False), ("EVALSHA", False),
@@ -351,6 +383,34 @@ def test_every_call_in_flight_when_the_script_is_lost_is_resolved_in_order():
         ("EVALSHA", True),
     ]  # fmt: skip
     assert client.released == 1 and not conn.disconnected
+
+
+def test_a_call_of_a_group_in_flight_goes_after_a_lost_script_is_resolved(server):
+    """Calls a, b, c out, then a again: it waits for their answers, so when
+    the server lost the script and refuses all three, they are sent again
+    (in order) before the second call of "a" goes out."""
+    lost = NoScriptError("NOSCRIPT")
+    cache = server.cache()
+    ops = [[CASOp(g, 1, {}, None, True)] for g in "abca"]
+    conn = ScriptedConnection([lost, lost, lost, "sha-1", "r0", "r1", "r2", "r3"])
+    calls, client = stream(conn, cache._calls(ops))
+    assert [reply for _, reply in calls] == ["r0", "r1", "r2", "r3"]
+    assert [entry[0] for entry in conn.log] == [
+        "send", "send", "send", "read", "read", "read",  # all three refused
+        "send", "read",  # SCRIPT LOAD
+        "send", "read", "send", "read", "send", "read",  # a, b, c again
+        "send", "read",  # then a's second call
+    ]  # fmt: skip
+    assert client.released == 1 and not conn.disconnected
+
+
+def test_a_send_failing_with_calls_unanswered_is_an_unknown_outcome():
+    assert wire.DEPTH == 4  # three calls out, none read, when the fourth fails
+    conn = ScriptedConnection([], fail_send=3)
+    calls, client = stream(conn, [wire.Call(n, (n,)) for n in range(4)])
+    with pytest.raises(OutcomeUnknownError, match="may or may not"):
+        next(calls)
+    assert len(conn.sends()) == 3 and conn.disconnected and client.released == 1
 
 
 def test_a_call_after_others_waits_for_their_replies():
