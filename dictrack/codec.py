@@ -130,10 +130,16 @@ def shared(records: Iterable[TrackerRecord]) -> list[TrackerRecord]:
     return out
 
 
+def _shared_text(value: Mapping[str, Any]) -> str | None:
+    """The JSON of ``value`` if it is a shared definition, else None."""
+    text = _SHARED_TEXT.get(id(value))
+    return text if text is not None and _SHARED.get(text) is value else None
+
+
 def dumps(value: JSONDict) -> str:
     """Compact JSON of a definition or state (reuses the text of shared ones)."""
-    text = _SHARED_TEXT.get(id(value))
-    if text is not None and _SHARED.get(text) is value:
+    text = _shared_text(value)
+    if text is not None:
         return text
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -241,11 +247,6 @@ _PARTS: dict[int, tuple[Mapping[str, Any], type[BaseTracker], dict[str, Any]]] =
 _MAX_PARTS = 8_192
 
 
-def _is_shared(definition: Mapping[str, Any]) -> bool:
-    text = _SHARED_TEXT.get(id(definition))
-    return text is not None and _SHARED.get(text) is definition
-
-
 def _definition_part(
     definition: Mapping[str, Any],
 ) -> tuple[type[BaseTracker], dict[str, Any]]:
@@ -273,7 +274,7 @@ def _definition_part(
         probe = object.__new__(cls)
         probe._restore_extra(from_plain(definition.get("params", {})))
         part.update(vars(probe))
-    if _is_shared(definition):
+    if _shared_text(definition) is not None:
         if len(_PARTS) >= _MAX_PARTS:
             _PARTS.clear()
         _PARTS[id(definition)] = (definition, cls, part)
@@ -290,7 +291,7 @@ def share_parts(tracker: BaseTracker, definition: JSONDict) -> None:
     """
     if (
         type(tracker)._known_only
-        and _is_shared(definition)
+        and _shared_text(definition) is not None
         and all(type(c).__module__.startswith("dictrack.") for c in tracker._conditions)
     ):
         cls, part = _definition_part(definition)

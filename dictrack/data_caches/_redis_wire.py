@@ -16,9 +16,10 @@ connection API (``send_packed_command``, ``read_response``):
 - ``pipelined`` sends each call of a batch as soon as it is built and reads a
   reply only once ``DEPTH`` calls are on their way: the server runs one call
   while the client builds the next and handles earlier results, so with two
-  cores a batch costs about the client's work alone. Replies come back in order on
-  the one connection, so calls touching the same keys apply in order (a call
-  marked ``after`` is sent only once every call before it is answered).
+  cores a batch costs about the client's work alone. Replies come back in
+  order on the one connection, so calls touching the same keys apply in order
+  (a call marked ``after`` is sent only once every call before it is
+  answered).
 
 A script the server lost (``SCRIPT FLUSH``, a restart) is loaded again on the
 same connection and the calls it refused are sent again: none of them ran.
@@ -209,7 +210,8 @@ def _send(conn: Any, sha: str, args: Args, check_health: bool) -> None:
 
 def _read(conn: Any, raise_errors: bool = False) -> Any:
     """The next reply (a script's error: raised, or returned in its place);
-    any other failure raises ``OutcomeUnknownError``."""
+    any other failure raises ``OutcomeUnknownError``, except an interrupt
+    (``KeyboardInterrupt``, ``SystemExit``), which goes on as it is."""
     try:
         return conn.read_response()
     except NoScriptError:
@@ -219,7 +221,9 @@ def _read(conn: Any, raise_errors: bool = False) -> Any:
             raise
         return exc
     except BaseException as exc:
-        conn.disconnect()
+        conn.disconnect()  # the reply may still come: out of step
+        if not isinstance(exc, Exception):
+            raise
         raise unknown(exc) from exc
 
 

@@ -315,7 +315,7 @@ class ScriptedConnection:
     def read_response(self) -> Any:
         self.log.append(("read",))
         reply = self.replies.pop(0)
-        if isinstance(reply, Exception):
+        if isinstance(reply, BaseException):
             raise reply
         return reply
 
@@ -445,6 +445,19 @@ def test_a_connection_lost_with_a_call_in_flight_is_an_unknown_outcome(
     assert next(calls) == (0, "a")
     with pytest.raises(OutcomeUnknownError, match="may or may not"):
         next(calls)
+    assert conn.disconnected and client.released == 1
+
+
+def test_an_interrupt_while_a_reply_is_awaited_goes_on_as_it_is():
+    conn = ScriptedConnection(["a", KeyboardInterrupt()])
+    calls, client = stream(conn, [wire.Call(n, (n,)) for n in range(2)])
+    with pytest.raises(KeyboardInterrupt):
+        list(calls)
+    assert conn.disconnected and client.released == 1
+    conn = ScriptedConnection([KeyboardInterrupt()])  # one call, not pipelined
+    client = ScriptedClient(conn)
+    with pytest.raises(KeyboardInterrupt):
+        wire.call(client, Script(), (1, "k"))
     assert conn.disconnected and client.released == 1
 
 
