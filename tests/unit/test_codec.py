@@ -522,3 +522,19 @@ def test_records_whose_definition_is_not_json_are_left_unshared() -> None:
     assert codec.shared([record])[0].definition is codec.share_definition(
         copy.deepcopy(record.definition)
     )
+
+
+def test_decoded_parts_are_dropped_when_full_and_decode_as_before(monkeypatch) -> None:
+    monkeypatch.setattr(codec, "_MAX_PARTS", 2)
+    monkeypatch.setattr(codec, "_PARTS", {})
+    made = [
+        CountTracker(f"t{i}", [keys.KeyValueEQ("event", "win")], 5) for i in range(3)
+    ]
+    records = codec.shared(codec.encode(t) for t in made)
+    first = [codec.decode(r, "a") for r in records]
+    assert len(codec._PARTS) == 1  # full at the third: cleared, then it alone
+    assert codec.decode(records[2], "b")._conditions is first[2]._conditions
+    again = [codec.decode(r, "b") for r in records]  # decoded afresh, the same
+    assert [t.name for t in again] == ["t0", "t1", "t2"]
+    assert [t.conditions for t in again] == [t.conditions for t in first]
+    assert again[0]._conditions is not first[0]._conditions
