@@ -9,16 +9,22 @@ A mixin: it works on the attributes and helpers that
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from dictrack.data_caches import _redis_wire as wire
 from dictrack.data_caches._redis_format import KeyLayout, state_value, text
 from dictrack.data_caches._redis_maintenance import RedisError, RedisMaintenance
-from dictrack.data_caches._redis_wire import Call, not_run, pipelined, unknown
+from dictrack.data_caches._redis_wire import (
+    Call,
+    Packed,
+    bulk,
+    not_run,
+    pipelined,
+    unknown,
+)
 from dictrack.data_caches.base import ApplyStatus, CASOp, CASResult
 from dictrack.errors import BackendError, ConfigurationError, DeserializationError
-from dictrack.records import TrackerRecord
 
 try:
     from redis.exceptions import ConnectionError as RedisConnectionError
@@ -41,6 +47,7 @@ class RedisBatches(RedisMaintenance):
 
     _layout: KeyLayout
     _window: int
+    _packed_index: str  # the dirty index key, encoded (see _encode_call)
 
     @staticmethod
     def _foreign(name: str, keys: Sequence[str], exc: Exception) -> BackendError:
@@ -51,48 +58,15 @@ class RedisBatches(RedisMaintenance):
             )
         return BackendError(f"Redis script {name} failed: {exc}")
 
-    def _add_op(
-        self,
-        keys: list[str],
-        args: list[Any],
-        group_id: str,
-        expected_version: int,
-        writes: Mapping[str, TrackerRecord | None],
-        event_id: str | None,
-        states_only: bool,
-    ) -> None:
-        """Append one op's keys and arguments (see ``apply.lua``); with
-        ``states_only``, definition ids are left as stored."""
-        layout = self._layout
-        keys.extend(layout.apply_keys(group_id))
-        if event_id or writes:  # the event id keys (see apply.lua)
-            keys.extend(layout.event_keys(group_id))
-        n = len(writes)
-        if event_id:
-            args += (expected_version, expected_version + 1, group_id, event_id)
-            args += (self._window, -n if states_only else n)
-        else:
-            args += (expected_version, expected_version + 1, group_id, "")
-            args.append(-n if states_only else n)
-        if states_only:  # pairs: definitions stay as stored
-            for name, record in writes.items():
-                args += (name, "" if record is None else state_value(record))
-            return
-        id_of = self._definitions.id_of
-        for name, record in writes.items():
-            if record is None:
-                args += (name, "", "")
-            else:
-                args += (name, state_value(record), id_of(record.definition))
-
     def _op_result(
-        self, group_id: str, reply: Sequence[Any]
+        self, group_id: str, reply: int | Sequence[Any]
     ) -> CASResult | BackendError:
-        code = int(reply[0])
-        if code == 1:
+        if reply == 1:
             return APPLIED
-        if code == 2:
+        if reply == 2:
             return DUPLICATE
+        assert not isinstance(reply, int)  # other outcomes come as a table
+        code = int(reply[0])  # a conflict, or foreign data
         if code == -1:
             keys = self._keys(group_id, "v", "s", "d", "m", "e", "n")
             return self._foreign("apply", keys, ResponseError(text(reply[1])))
@@ -134,8 +108,11 @@ class RedisBatches(RedisMaintenance):
                 if isinstance(reply, ResponseError):  # the whole call failed
                     error = self._apply_error(reply, [self._dirty_index])
                     results += [error] * len(ops)
-                elif reply is not None:
-                    results += map(self._op_result, [op.group_id for op in ops], reply)
+                elif reply is not None:  # applied (1), or else read in full
+                    results += [
+                        APPLIED if answer == 1 else self._op_result(op.group_id, answer)
+                        for op, answer in zip(ops, reply, strict=True)
+                    ]
                 if last:
                     yield results
                     results = []
@@ -173,7 +150,7 @@ class RedisBatches(RedisMaintenance):
         in_flight: deque[set[str]],
         groups: set[str],
     ) -> Call:
-        args = self._call(ops) if ops else None
+        args = self._encode_call(ops, index=True) if ops else None
         after = any(not sent.isdisjoint(groups) for sent in in_flight)
         if after:  # sent once every call before it is answered
             in_flight.clear()
@@ -187,23 +164,65 @@ class RedisBatches(RedisMaintenance):
             return self._foreign("apply", keys, reply)
         return unknown(reply)
 
-    def _call(self, ops: Sequence[CASOp]) -> tuple[Any, ...]:
-        keys, args = self._pack(ops, index=True)
-        return (len(keys), *keys, *args)
-
-    def _pack(
-        self, ops: Sequence[Sequence[Any]], index: bool
-    ) -> tuple[list[str], list[Any]]:
-        """The KEYS and ARGV of one script call of ``ops`` (CASOp fields), with
-        the dirty index last when the script indexes (a standalone server)."""
-        keys: list[str] = []
-        args: list[Any] = [len(ops)]
-        add = self._add_op
-        for op in ops:
-            add(keys, args, *op)  # CASOp's fields are _add_op's parameters
+    def _encode_call(self, ops: Sequence[CASOp], index: bool) -> Packed:
+        """One ``apply.lua`` call of ``ops``, encoded for the wire (its KEYS
+        and ARGV are listed there); ``index``: the dirty index is the last key
+        (a standalone server). A states-only op leaves definition ids as
+        stored. The keys' encoding is kept per group (``KeyLayout.packed``)."""
+        packed, known, numbers = self._layout.packed, wire.KNOWN, wire.NUMBERS
+        keys = [""]  # numkeys, once counted
+        args = [numbers.get(len(ops)) or bulk(str(len(ops)))]
+        n_keys, n_args = 0, 1
+        for group_id, expected, writes, event_id, states_only in ops:
+            own, event_keys, group, _ = packed(group_id)
+            old, new, n = str(expected), str(expected + 1), len(writes)
+            count = -n if states_only else n
+            head = f"${len(old)}\r\n{old}\r\n${len(new)}\r\n{new}\r\n{group}"
+            if event_id:
+                window = str(self._window)
+                args.append(
+                    f"{head}{bulk(event_id)}${len(window)}\r\n{window}\r\n"
+                    f"{numbers.get(count) or bulk(str(count))}"
+                )
+                n_args += 6
+            else:
+                args.append(f"{head}$0\r\n\r\n{numbers.get(count) or bulk(str(count))}")
+                n_args += 5
+            if event_id or writes:
+                keys += (own, event_keys)
+                n_keys += 6
+            else:
+                keys.append(own)
+                n_keys += 4
+            if not writes:
+                continue
+            # A state is ASCII (see state_value): its length is its size.
+            if states_only:  # pairs: definitions stay as stored
+                for name, record in writes.items():
+                    state = "" if record is None else state_value(record)
+                    args.append(
+                        f"{known.get(name) or wire.remember(name)}"
+                        f"${len(state)}\r\n{state}\r\n"
+                    )
+                n_args += 2 * n
+                continue
+            id_of = self._definitions.id_of
+            for name, record in writes.items():
+                if record is None:
+                    args.append(f"{bulk(name)}$0\r\n\r\n$0\r\n\r\n")
+                else:
+                    state, found = state_value(record), id_of(record.definition)
+                    args.append(
+                        f"{bulk(name)}${len(state)}\r\n{state}\r\n"
+                        f"${len(found)}\r\n{found}\r\n"
+                    )
+            n_args += 3 * n
         if index:
-            keys.append(self._dirty_index)
-        return keys, args
+            keys.append(self._packed_index)
+            n_keys += 1
+        keys[0] = bulk(str(n_keys))
+        keys += args
+        return Packed(1 + n_keys + n_args, "".join(keys).encode())
 
     def _try_op(self, op: CASOp) -> CASResult | BackendError:
         try:

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dictrack.codec import share_definition
+from dictrack.data_caches._redis_wire import bulk
 from dictrack.data_caches.base import GroupSnapshot
 from dictrack.errors import BackendError, DeserializationError
 from dictrack.records import TrackerRecord
@@ -32,8 +33,7 @@ class KeyLayout:
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
-        self._apply: dict[str, tuple[str, str, str, str]] = {}
-        self._events: dict[str, tuple[str, str]] = {}
+        self._packed: dict[str, tuple[str, str, str, tuple[str, ...]]] = {}
 
     def keys(self, group_id: str, *kinds: str) -> list[str]:
         """``<prefix>:{<group_id>}:<kind>`` for each kind."""
@@ -45,25 +45,23 @@ class KeyLayout:
             return [f"{self.prefix}:{{#{tag}}}:#{kind}" for kind in kinds]
         return [f"{self.prefix}:{{{group_id}}}:{kind}" for kind in kinds]
 
-    def apply_keys(self, group_id: str) -> tuple[str, str, str, str]:
-        """The keys every apply of a group takes (v, s, d, m)."""
-        keys = self._apply.get(group_id)
-        if keys is None:
-            if len(self._apply) >= self.MEMO:
-                self._apply.clear()
-            v, s, d, m = self.keys(group_id, "v", "s", "d", "m")
-            keys = self._apply[group_id] = (v, s, d, m)
-        return keys
-
-    def event_keys(self, group_id: str) -> tuple[str, str]:
-        """The event id keys of a group (e, n)."""
-        keys = self._events.get(group_id)
-        if keys is None:
-            if len(self._events) >= self.MEMO:
-                self._events.clear()
-            e, n = self.keys(group_id, "e", "n")
-            keys = self._events[group_id] = (e, n)
-        return keys
+    def packed(self, group_id: str) -> tuple[str, str, str, tuple[str, ...]]:
+        """A group's parts of an ``apply.lua`` call, in the Redis protocol (see
+        ``_redis_wire.bulk``): the keys every op takes (v, s, d, m), the event
+        id keys (e, n), and the group id as an argument; then the six key
+        names themselves."""
+        found = self._packed.get(group_id)
+        if found is None:
+            if len(self._packed) >= self.MEMO:
+                self._packed.clear()
+            names = tuple(self.keys(group_id, "v", "s", "d", "m", "e", "n"))
+            found = self._packed[group_id] = (
+                "".join(map(bulk, names[:4])),
+                "".join(map(bulk, names[4:])),
+                bulk(group_id),
+                names,
+            )
+        return found
 
 
 def text(value: Any) -> str:
@@ -86,7 +84,8 @@ _COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 def state_value(record: TrackerRecord) -> str:
-    """A record's hash value: ``version|expire_at|state``."""
+    """A record's hash value: ``version|expire_at|state``, in ASCII (the JSON
+    escapes any other character), so its length is its length in bytes."""
     expire = "" if record.expire_at is None else repr(record.expire_at)
     state = record.state
     if len(state) == 3:  # the usual state: its JSON without the encoder

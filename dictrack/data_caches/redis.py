@@ -40,9 +40,10 @@ from dictrack.data_caches._redis_format import (
     state_value,
 )
 from dictrack.data_caches._redis_maintenance import RedisError
-from dictrack.data_caches._redis_wire import call, call_on_node
+from dictrack.data_caches._redis_wire import Packed, bulk, call, call_on_node
 from dictrack.data_caches.base import (
     ApplyStatus,
+    CASOp,
     CASResult,
     GroupSnapshot,
     fresh_version,
@@ -148,6 +149,7 @@ class RedisDataCache(RedisBatches):
         self._definitions = Definitions(client, prefix)
         self._layout = KeyLayout(prefix)
         self._dirty_index = f"{prefix}:dirty"
+        self._packed_index = bulk(self._dirty_index)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisDataCache:
@@ -177,24 +179,24 @@ class RedisDataCache(RedisBatches):
         keys: list[str],
         args: Sequence[Any],
         group_id: str = "",
-        once: bool = False,
+        packed: Packed | None = None,
     ) -> Any:
-        """Run a script; ``once``: never send it twice (see ``_redis_wire``)."""
+        """Run a script. ``packed``: the apply script's call, already encoded
+        (``keys`` name its keys for errors), never sent twice (see
+        ``_redis_wire``)."""
         script = self._scripts[name]
         try:
-            if once:
+            if packed is not None:
                 if self._cluster:
-                    return call_on_node(
-                        self.client, script, keys[0], (len(keys), *keys, *args)
-                    )
-                return call(self.client, script, (len(keys), *keys, *args))
+                    return call_on_node(self.client, script, keys[0], packed)
+                return call(self.client, script, packed)
             try:
                 return self.client.evalsha(script.sha, len(keys), *keys, *args)
             except NoScriptError:  # the server lost it (SCRIPT FLUSH, restart)
                 script.sha = self.client.script_load(script.script)
                 return self.client.evalsha(script.sha, len(keys), *keys, *args)
         except ResponseError as exc:
-            if once:  # the apply script: it may have written before failing
+            if packed is not None:  # the apply script: it may have written
                 raise self._apply_error(exc, keys) from exc
             raise self._foreign(name, keys, exc) from exc
         except UnicodeDecodeError as exc:  # a decode_responses client, foreign bytes
@@ -275,13 +277,17 @@ class RedisDataCache(RedisBatches):
         event_id: str | None = None,
         states_only: bool = False,
     ) -> CASResult:
-        op = (group_id, expected_version, writes, event_id, states_only)
+        op = CASOp(group_id, expected_version, writes, event_id, states_only)
         # A standalone server's script indexes the group; a cluster's index is
         # on another node.
-        keys, args = self._pack((op,), index=not self._cluster)
+        packed = self._encode_call((op,), index=not self._cluster)
         if self._cluster and writes:
             self._index(group_id)
-        reply = self._run("apply", keys, args, group_id, once=True)
+        names = self._layout.packed(group_id)[3]  # for errors, and a node's slot
+        keys = list(names if event_id or writes else names[:4])
+        if not self._cluster:
+            keys.append(self._dirty_index)
+        reply = self._run("apply", keys, (), group_id, packed)
         return self._cas_result(group_id, reply[0])
 
     def _cas_result(self, group_id: str, reply: Sequence[Any]) -> CASResult:

@@ -239,15 +239,20 @@ def test_a_group_changed_elsewhere_goes_one_by_one(server):
     assert progress(server.manager(), "g") == {"wins": 4}
 
 
-def test_without_hiredis_redis_py_packs_the_calls(server, monkeypatch):
-    monkeypatch.setattr(wire, "_hiredis_pack", None)
+def test_non_ascii_ids_go_over_the_wire_whole(server):
+    """The cache writes the Redis protocol itself: lengths count UTF-8 bytes."""
     manager = server.manager()
-    groups = [f"g{i}" for i in range(30)]
+    groups = ["gruppe-ä", "群組", "g-😀"]
     for group in groups:
         manager.add_tracker(group, wins(), now=T0)
-    manager.track("g0", WIN, now=T0)
-    results = manager.track_many([(g, WIN) for g in groups], now=T0)
-    assert [r.dirtied[0].progress for r in results] == [2] + [1] * 29
+    manager.track("群組", WIN, now=T0, event_id="évènement")
+    results = manager.track_many(
+        [(g, WIN, f"ereignis-ü-{g}") for g in groups] + [("群組", WIN, "évènement")],
+        now=T0,
+    )
+    assert [r.dirtied[0].progress for r in results[:3]] == [1, 2, 1]
+    assert results[3].duplicate
+    assert progress(server.manager(), "g-😀") == {"wins": 1}
 
 
 def test_a_call_sharing_a_group_with_one_in_flight_waits_for_the_answers(server):
@@ -344,6 +349,11 @@ class Script:
     script = "return 1"
 
 
+def args(*values: Any) -> wire.Packed:
+    """A call's arguments (a scripted connection does not read them)."""
+    return wire.Packed(len(values), repr(values).encode())
+
+
 def stream(conn: ScriptedConnection, calls: Any) -> tuple[Any, ScriptedClient]:
     client = ScriptedClient(conn)
     return wire.pipelined(client, Script(), calls), client
@@ -356,7 +366,7 @@ def test_calls_lost_with_the_script_are_sent_again_in_order(monkeypatch):
     # loaded it meanwhile); the script is loaded on the same connection and 0
     # is sent again; then 2 and 3 as usual.
     conn = ScriptedConnection([lost, "r1", "sha-1", "r0", "r2", ResponseError("boom")])
-    calls, client = stream(conn, [wire.Call(n, (1, "k", n)) for n in range(4)])
+    calls, client = stream(conn, [wire.Call(n, args(1, "k", n)) for n in range(4)])
     out = list(calls)
     assert [tag for tag, _ in out] == [0, 1, 2, 3]
     assert [reply for _, reply in out[:3]] == ["r0", "r1", "r2"]
@@ -375,7 +385,7 @@ def test_every_call_in_flight_when_the_script_is_lost_is_resolved_in_order():
     # (another client loaded the script between them).
     assert wire.DEPTH == 4
     conn = ScriptedConnection([lost, "r1", lost, "r3", "sha-1", "r0", "r2"])
-    calls, client = stream(conn, [wire.Call(n, (1, f"k{n}")) for n in range(4)])
+    calls, client = stream(conn, [wire.Call(n, args(1, f"k{n}")) for n in range(4)])
     assert list(calls) == [(0, "r0"), (1, "r1"), (2, "r2"), (3, "r3")]
     assert conn.sends() == [
         ("EVALSHA", True), ("EVALSHA", False), ("EVALSHA", False),
@@ -407,7 +417,7 @@ def test_a_call_of_a_group_in_flight_goes_after_a_lost_script_is_resolved(server
 def test_a_send_failing_with_calls_unanswered_is_an_unknown_outcome():
     assert wire.DEPTH == 4  # three calls out, none read, when the fourth fails
     conn = ScriptedConnection([], fail_send=3)
-    calls, client = stream(conn, [wire.Call(n, (n,)) for n in range(4)])
+    calls, client = stream(conn, [wire.Call(n, args(n)) for n in range(4)])
     with pytest.raises(OutcomeUnknownError, match="may or may not"):
         next(calls)
     assert len(conn.sends()) == 3 and conn.disconnected and client.released == 1
@@ -415,7 +425,11 @@ def test_a_send_failing_with_calls_unanswered_is_an_unknown_outcome():
 
 def test_a_call_after_others_waits_for_their_replies():
     conn = ScriptedConnection(["a", "b", "c"])
-    calls = [wire.Call(0, (0,)), wire.Call(1, (1,), after=True), wire.Call(2, (2,))]
+    calls = [
+        wire.Call(0, args(0)),
+        wire.Call(1, args(1), after=True),
+        wire.Call(2, args(2)),
+    ]
     out, _ = stream(conn, calls)
     assert list(out) == [(0, "a"), (1, "b"), (2, "c")]
     assert [entry[0] for entry in conn.log] == [
@@ -425,7 +439,7 @@ def test_a_call_after_others_waits_for_their_replies():
 
 def test_a_call_of_none_keeps_its_place_and_sends_nothing():
     conn = ScriptedConnection(["a", "b"])
-    calls = [wire.Call("x", (1,)), wire.Call("empty", None), wire.Call("y", (2,))]
+    calls = [wire.Call("x", args(1)), wire.Call("empty", None), wire.Call("y", args(2))]
     out, _ = stream(conn, calls)
     assert list(out) == [("x", "a"), ("empty", None), ("y", "b")]
     assert len(conn.sends()) == 2
@@ -441,7 +455,7 @@ def test_a_connection_lost_with_a_call_in_flight_is_an_unknown_outcome(
         conn = ScriptedConnection(["a", lost])
     else:  # the third send fails while the second call is unread
         conn = ScriptedConnection(["a"], fail_send=2)
-    calls, client = stream(conn, [wire.Call(n, (n,)) for n in range(3)])
+    calls, client = stream(conn, [wire.Call(n, args(n)) for n in range(3)])
     assert next(calls) == (0, "a")
     with pytest.raises(OutcomeUnknownError, match="may or may not"):
         next(calls)
@@ -450,20 +464,20 @@ def test_a_connection_lost_with_a_call_in_flight_is_an_unknown_outcome(
 
 def test_an_interrupt_while_a_reply_is_awaited_goes_on_as_it_is():
     conn = ScriptedConnection(["a", KeyboardInterrupt()])
-    calls, client = stream(conn, [wire.Call(n, (n,)) for n in range(2)])
+    calls, client = stream(conn, [wire.Call(n, args(n)) for n in range(2)])
     with pytest.raises(KeyboardInterrupt):
         list(calls)
     assert conn.disconnected and client.released == 1
     conn = ScriptedConnection([KeyboardInterrupt()])  # one call, not pipelined
     client = ScriptedClient(conn)
     with pytest.raises(KeyboardInterrupt):
-        wire.call(client, Script(), (1, "k"))
+        wire.call(client, Script(), args(1, "k"))
     assert conn.disconnected and client.released == 1
 
 
 def test_a_call_that_cannot_be_built_comes_after_the_sent_ones_are_answered():
     def calls() -> Iterator[wire.Call]:
-        yield wire.Call(0, (0,))
+        yield wire.Call(0, args(0))
         raise ValueError("cannot encode")
 
     conn = ScriptedConnection(["a"])
@@ -476,7 +490,7 @@ def test_a_call_that_cannot_be_built_comes_after_the_sent_ones_are_answered():
 
 def test_abandoning_a_pipeline_drops_its_connection():
     conn = ScriptedConnection(["a", "b", "c"])
-    out, client = stream(conn, [wire.Call(n, (n,)) for n in range(3)])
+    out, client = stream(conn, [wire.Call(n, args(n)) for n in range(3)])
     assert next(out) == (0, "a")
     out.close()  # reply 1 is still in flight
     assert conn.disconnected and client.released == 1
@@ -517,7 +531,7 @@ def test_an_ask_goes_once_to_the_named_node_after_asking():
     a = ScriptedConnection([redis.exceptions.AskError("3999 10.0.0.2:7001")])
     b = ScriptedConnection(["OK", "applied"])
     cluster = ScriptedCluster(a, b)
-    assert wire.call_on_node(cluster, Script(), "k", (1, "k")) == "applied"
+    assert wire.call_on_node(cluster, Script(), "k", args(1, "k")) == "applied"
     assert b.sends() == [("ASKING", True), ("EVALSHA", True)]
     assert cluster.remapped == []  # a slot being migrated: the layout stays
 
@@ -526,7 +540,7 @@ def test_a_moved_goes_to_the_named_node_and_the_client_learns_it():
     a = ScriptedConnection([redis.exceptions.MovedError("3999 10.0.0.2:7001")])
     b = ScriptedConnection(["applied"])
     cluster = ScriptedCluster(a, b)
-    assert wire.call_on_node(cluster, Script(), "k", (1, "k")) == "applied"
+    assert wire.call_on_node(cluster, Script(), "k", args(1, "k")) == "applied"
     assert b.sends() == [("EVALSHA", True)]
     assert cluster.remapped == ["k"]
 
@@ -535,5 +549,5 @@ def test_a_redirection_to_an_unknown_node_applied_nothing():
     a = ScriptedConnection([redis.exceptions.AskError("3999 10.9.9.9:7001")])
     cluster = ScriptedCluster(a, ScriptedConnection([]))
     with pytest.raises(BackendError, match="nothing was applied") as info:
-        wire.call_on_node(cluster, Script(), "k", (1, "k"))
+        wire.call_on_node(cluster, Script(), "k", args(1, "k"))
     assert not isinstance(info.value, OutcomeUnknownError)

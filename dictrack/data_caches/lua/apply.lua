@@ -15,8 +15,9 @@
 -- n triples: name, state ("" deletes), definition id ("" keeps the one stored).
 -- A negative n (-n) announces n pairs instead: name and state, every
 -- definition kept (what tracking sends: an event changes only states).
--- Returns one reply per op: {1} applied, {2} duplicate event id, {0} group
--- missing, {0, version, states (flat), definition ids (flat)} on a version
+-- Returns one reply per op: 1 applied, 2 duplicate event id (plain integers:
+-- the usual replies cost the client no list), {0} group missing,
+-- {0, version, states (flat), definition ids (flat)} on a version
 -- conflict, or {-1, message} when a key of the op holds foreign data (that op
 -- writes nothing; the others go on).
 -- Every op is read and checked before anything is written, so a failure never
@@ -78,7 +79,7 @@ for op, o in ipairs(ops) do
       or type(seq) == 'table' or (seq and not tonumber(seq)) then
       reply = {-1, 'WRONGTYPE foreign data in the event keys of this group'}
     elseif redis.call('ZSCORE', o.e, o.event) then
-      reply = {2}
+      reply = 2
     end
   end
   if not reply then
@@ -202,7 +203,7 @@ for op, o in ipairs(ops) do
         redis.call('PEXPIRE', o.n, ttl)
       end
     end
-    replies[op] = replies[op] or {1}
+    replies[op] = replies[op] or 1
   end
 end
 return replies
