@@ -37,6 +37,8 @@ CHUNK = 40
 TAIL = (10, 20, 30)
 #: A first call of fewer events than this joins the next one.
 MIN_CALL = 10
+#: A CASOp from a full tuple, without its Python-level ``__new__`` (hot).
+_op = tuple.__new__
 
 
 def cuts(n: int) -> frozenset[int]:
@@ -146,7 +148,9 @@ class Round:
                 self.failed.append((i, exc))
                 break
             self.sent.append((i, planned))
-            ops.append(CASOp(group_id, view.version, planned.writes, event_id, True))
+            ops.append(
+                _op(CASOp, (group_id, view.version, planned.writes, event_id, True))
+            )
             if n in ends:
                 yield ops
                 ops = []

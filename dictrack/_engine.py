@@ -57,6 +57,9 @@ class Planned(NamedTuple):
 Written = tuple[GroupView, Changes, list[BaseEvent], dict[str, TrackerRecord | None]]
 
 _ALWAYS = float("-inf")  # a "now" at which no tracker has expired
+#: A named tuple from a full tuple, without its Python-level ``__new__`` (hot:
+#: ``Planned`` and ``TrackResult`` per event).
+_tuple = tuple.__new__
 _STRIPES = 64  # locks shared by hash of group id: bounded memory, rare collisions
 
 
@@ -221,16 +224,16 @@ class Engine:
         """Evaluate an event on ``view``: the writes it needs and the view after."""
         evaluation = view.evaluate(data, now, kwargs)
         if not evaluation.changed:
-            return Planned(view, evaluation, {}, view)
+            return _tuple(Planned, (view, evaluation, {}, view))
         writes, after = view.advanced(evaluation.changed, view.version + 1)
-        return Planned(view, evaluation, writes, after)
+        return _tuple(Planned, (view, evaluation, writes, after))
 
     def finish(self, plan: Planned, now: float) -> Outcome:
         """The outcome of a plan the cache accepted: install its view, report."""
         changed = plan.evaluation.changed
         if not changed:
-            limited = self._limited(plan.after, now)
-            return TrackResult(True, [], [], limited), plan.evaluation.events
+            limited = self._limited(plan.after, now) if plan.after.has_limited else []
+            return _tuple(TrackResult, (True, [], [], limited)), plan.evaluation.events
         self._install(plan.after)
         before = plan.before
         dirtied: list[BaseTracker] = []
@@ -246,8 +249,10 @@ class Engine:
                 completed.append(copy)
                 if copy._schedule is None:  # a scheduled one waits for its period
                     copy._removed = True
-        limited = self._limited(plan.after, now, dirtied)
-        return TrackResult(True, dirtied, completed, limited), plan.evaluation.events
+        after = plan.after
+        limited = self._limited(after, now, dirtied) if after.has_limited else []
+        result = _tuple(TrackResult, (True, dirtied, completed, limited))
+        return result, plan.evaluation.events
 
     def duplicate(self, view: GroupView, now: float) -> TrackResult:
         """The result of an event id the cache had applied already."""
@@ -259,8 +264,6 @@ class Engine:
     ) -> list[BaseTracker]:
         """Every limited live tracker of the group; those changed now as in
         ``dirtied`` (the same objects, as 2.1.5 returned them)."""
-        if not view.has_limited:
-            return []
         changed = {tracker.name: tracker for tracker in dirtied or ()}
         return [changed.get(t.name) or t._clone() for t in view.limited(now)]
 

@@ -160,7 +160,10 @@ class Plan:
         found = list(self.scan)
         mixed = len(self.indexes) > 1 or bool(self.scan)
         for parts, values in self.indexes:
-            value = resolve_parts(data, parts)
+            if len(parts) == 1 and type(data) is dict:  # inlined: the usual key
+                value = data.get(parts[0], MISSING)
+            else:
+                value = resolve_parts(data, parts)
             if value is MISSING:
                 continue
             hit: Sequence[int] | None
