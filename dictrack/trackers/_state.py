@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from dictrack.errors import TrackerAlreadyCompletedError, TrackerAlreadyRemovedError
 from dictrack.events import BaseEvent, ListenerRegistry
@@ -46,15 +46,13 @@ def check_policy(value: object, name: str = "reset_policy") -> int:
     return value
 
 
-class _Transition:
-    """What a running transition needs: the time, extra kwargs, the events."""
+class _Transition(NamedTuple):
+    """What a running transition needs: the time, extra kwargs, the events
+    (a tuple: one is built per event a tracker takes)."""
 
-    __slots__ = ("events", "kwargs", "now")
-
-    def __init__(self, now: float, kwargs: dict[str, Any]) -> None:
-        self.now = now
-        self.kwargs = kwargs
-        self.events: list[BaseEvent] = []
+    now: float
+    kwargs: dict[str, Any]
+    events: list[BaseEvent]
 
 
 class TrackerState:

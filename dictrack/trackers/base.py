@@ -44,6 +44,9 @@ from dictrack.typing import EventData, Listener, Number
 #: Tracker classes by stored type name (filled by ``__init_subclass__``).
 TRACKER_TYPES: dict[str, type[BaseTracker]] = {}
 
+#: A transition from a full tuple, without the named tuple's ``__new__``.
+_tuple = tuple.__new__
+
 #: The attributes every tracker has.
 BASE_FIELDS = frozenset(
     {
@@ -282,7 +285,7 @@ class BaseTracker(Periodic, TrackerState, Registered, ABC):
         )
         if self._limited or self._completed:
             return rolled or []
-        txn = self._txn = _Transition(now, kwargs)
+        txn = self._txn = _tuple(_Transition, (now, kwargs, []))  # hot: no __new__
         if rolled:
             txn.events.extend(rolled)
         limiters = self._limiters  # usually none: no limiter work at all

@@ -78,7 +78,11 @@ class AccumulationTracker(NumericTracker):
         self._key = extra["key"]
 
     def _push_progress(self, data: EventData, *args: Any, **kwargs: Any) -> None:
-        amount = resolve_parts(data, self._key_parts)
+        parts = self._key_parts
+        if len(parts) == 1 and type(data) is dict:  # inlined: the usual key
+            amount = data.get(parts[0], MISSING)
+        else:
+            amount = resolve_parts(data, parts)
         if amount is MISSING or amount is None:
             logger.warning(
                 "tracker %r: key %r is %s in the event; nothing added",
@@ -90,6 +94,8 @@ class AccumulationTracker(NumericTracker):
         self._progress += self._to_number(amount)
 
     def _to_number(self, amount: Any) -> Number:
+        if type(amount) is int:  # the usual amount: nothing to convert or check
+            return amount
         number: Any = amount
         if isinstance(amount, str):
             try:
