@@ -9,7 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dictrack._plan import Plan
+from dictrack.conditions.keys import KeyValueEQ
 from dictrack.conditions.paths import MISSING, resolve, resolve_parts, split_path
+from dictrack.trackers.numerics.accumulation import AccumulationTracker
 
 # --- split_path -------------------------------------------------------------
 
@@ -235,3 +238,34 @@ def test_dotted_keys_round_trip_when_escaped(keys: list[str], leaf: Any) -> None
     path = ".".join(_escape(k) for k in keys)
     assert split_path(path) == tuple(keys)
     assert resolve(data, path) is leaf
+
+
+# --- the hot path reads a one-part key of a plain dict itself ---------------
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: defaultdict(list), Counter], ids=["defaultdict", "Counter"]
+)
+def test_conditions_index_and_amounts_do_not_invent_keys(make: Any) -> None:
+    data = make()
+    tracker = AccumulationTracker("t", [KeyValueEQ("x", 1)], 10, "y")
+    assert not KeyValueEQ("x", 1).check(data)
+    assert list(Plan([tracker]).candidates(data)) == []
+    tracker._conditions = ()  # always met: the amount is read
+    tracker.track(data, now=0.0)
+    assert tracker.progress == 0
+    assert "x" not in data and "y" not in data
+
+
+@given(st.dictionaries(KEYS, JSON, max_size=4), KEYS, LEAVES)
+def test_a_key_condition_reads_what_resolve_reads(
+    data: dict[str, Any], key: str, value: Any
+) -> None:
+    key = _escape(key)
+    found = resolve(data, key)
+    expected = found is not MISSING and found == value
+    try:
+        condition = KeyValueEQ(key, value)
+    except (TypeError, ValueError):  # a value a condition refuses
+        return
+    assert condition.check(data) is expected
