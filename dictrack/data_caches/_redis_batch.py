@@ -174,7 +174,7 @@ class RedisBatches(RedisMaintenance):
         args = [numbers.get(len(ops)) or bulk(str(len(ops)))]
         n_keys, n_args = 0, 1
         for group_id, expected, writes, event_id, states_only in ops:
-            own, event_keys, group, _ = packed(group_id)
+            own, event_keys, group = packed(group_id)
             old, new, n = str(expected), str(expected + 1), len(writes)
             count = -n if states_only else n
             head = f"${len(old)}\r\n{old}\r\n${len(new)}\r\n{new}\r\n{group}"

@@ -33,7 +33,7 @@ class KeyLayout:
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
-        self._packed: dict[str, tuple[str, str, str, tuple[str, ...]]] = {}
+        self._packed: dict[str, tuple[str, str, str]] = {}
 
     def keys(self, group_id: str, *kinds: str) -> list[str]:
         """``<prefix>:{<group_id>}:<kind>`` for each kind."""
@@ -45,21 +45,19 @@ class KeyLayout:
             return [f"{self.prefix}:{{#{tag}}}:#{kind}" for kind in kinds]
         return [f"{self.prefix}:{{{group_id}}}:{kind}" for kind in kinds]
 
-    def packed(self, group_id: str) -> tuple[str, str, str, tuple[str, ...]]:
+    def packed(self, group_id: str) -> tuple[str, str, str]:
         """A group's parts of an ``apply.lua`` call, in the Redis protocol (see
         ``_redis_wire.bulk``): the keys every op takes (v, s, d, m), the event
-        id keys (e, n), and the group id as an argument; then the six key
-        names themselves."""
+        id keys (e, n), and the group id as an argument (~0.5 KB a group)."""
         found = self._packed.get(group_id)
         if found is None:
             if len(self._packed) >= self.MEMO:
                 self._packed.clear()
-            names = tuple(self.keys(group_id, "v", "s", "d", "m", "e", "n"))
+            names = self.keys(group_id, "v", "s", "d", "m", "e", "n")
             found = self._packed[group_id] = (
                 "".join(map(bulk, names[:4])),
                 "".join(map(bulk, names[4:])),
                 bulk(group_id),
-                names,
             )
         return found
 

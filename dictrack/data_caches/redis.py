@@ -181,14 +181,15 @@ class RedisDataCache(RedisBatches):
         group_id: str = "",
         packed: Packed | None = None,
     ) -> Any:
-        """Run a script. ``packed``: the apply script's call, already encoded
-        (``keys`` name its keys for errors), never sent twice (see
-        ``_redis_wire``)."""
+        """Run a script. ``packed``: the apply script's call of ``group_id``,
+        already encoded (its keys are named only for errors), never sent twice
+        (see ``_redis_wire``)."""
         script = self._scripts[name]
         try:
             if packed is not None:
-                if self._cluster:
-                    return call_on_node(self.client, script, keys[0], packed)
+                if self._cluster:  # the node of the group's slot
+                    slot_key = self._keys(group_id, "v")[0]
+                    return call_on_node(self.client, script, slot_key, packed)
                 return call(self.client, script, packed)
             try:
                 return self.client.evalsha(script.sha, len(keys), *keys, *args)
@@ -197,9 +198,11 @@ class RedisDataCache(RedisBatches):
                 return self.client.evalsha(script.sha, len(keys), *keys, *args)
         except ResponseError as exc:
             if packed is not None:  # the apply script: it may have written
-                raise self._apply_error(exc, keys) from exc
+                raise self._apply_error(exc, self._apply_keys(group_id)) from exc
             raise self._foreign(name, keys, exc) from exc
         except UnicodeDecodeError as exc:  # a decode_responses client, foreign bytes
+            if packed is not None:
+                keys = self._apply_keys(group_id)
             raise DeserializationError(
                 f"group {group_id!r}: a key among {keys} holds data dictrack did "
                 f"not write ({exc}); choose another prefix or remove the foreign keys"
@@ -208,6 +211,11 @@ class RedisDataCache(RedisBatches):
             raise BackendError(
                 f"Redis unavailable ({type(exc).__name__}: {exc})"
             ) from exc
+
+    def _apply_keys(self, group_id: str) -> list[str]:
+        """The keys an apply of ``group_id`` may take (named in its errors)."""
+        keys = self._keys(group_id, "v", "s", "d", "m", "e", "n")
+        return keys if self._cluster else [*keys, self._dirty_index]
 
     def _encode(self, record: TrackerRecord) -> tuple[str, str]:
         """The hash value of a record's state, and its definition id."""
@@ -283,11 +291,7 @@ class RedisDataCache(RedisBatches):
         packed = self._encode_call((op,), index=not self._cluster)
         if self._cluster and writes:
             self._index(group_id)
-        names = self._layout.packed(group_id)[3]  # for errors, and a node's slot
-        keys = list(names if event_id or writes else names[:4])
-        if not self._cluster:
-            keys.append(self._dirty_index)
-        reply = self._run("apply", keys, (), group_id, packed)
+        reply = self._run("apply", [], (), group_id, packed)
         return self._cas_result(group_id, reply[0])
 
     def _cas_result(self, group_id: str, reply: Sequence[Any]) -> CASResult:
