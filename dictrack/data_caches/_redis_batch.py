@@ -68,7 +68,7 @@ class RedisBatches(RedisMaintenance):
         assert not isinstance(reply, int)  # other outcomes come as a table
         code = int(reply[0])  # a conflict, or foreign data
         if code == -1:
-            keys = self._keys(group_id, "v", "s", "d", "m", "e", "n")
+            keys = self._keys(group_id, *KeyLayout.APPLY)
             return self._foreign("apply", keys, ResponseError(text(reply[1])))
         current = self._snapshot(group_id, reply[1:]) if len(reply) > 1 else None
         return CASResult(ApplyStatus.CONFLICT, current)
@@ -177,16 +177,16 @@ class RedisBatches(RedisMaintenance):
             own, event_keys, group = packed(group_id)
             old, new, n = str(expected), str(expected + 1), len(writes)
             count = -n if states_only else n
+            counted = numbers.get(count) or bulk(str(count))
             head = f"${len(old)}\r\n{old}\r\n${len(new)}\r\n{new}\r\n{group}"
             if event_id:
                 window = str(self._window)
                 args.append(
-                    f"{head}{bulk(event_id)}${len(window)}\r\n{window}\r\n"
-                    f"{numbers.get(count) or bulk(str(count))}"
+                    f"{head}{bulk(event_id)}${len(window)}\r\n{window}\r\n{counted}"
                 )
                 n_args += 6
             else:
-                args.append(f"{head}$0\r\n\r\n{numbers.get(count) or bulk(str(count))}")
+                args.append(f"{head}$0\r\n\r\n{counted}")
                 n_args += 5
             if event_id or writes:
                 keys += (own, event_keys)
@@ -208,12 +208,13 @@ class RedisBatches(RedisMaintenance):
                 continue
             id_of = self._definitions.id_of
             for name, record in writes.items():
+                named = known.get(name) or wire.remember(name)
                 if record is None:
-                    args.append(f"{bulk(name)}$0\r\n\r\n$0\r\n\r\n")
+                    args.append(f"{named}$0\r\n\r\n$0\r\n\r\n")
                 else:
                     state, found = state_value(record), id_of(record.definition)
                     args.append(
-                        f"{bulk(name)}${len(state)}\r\n{state}\r\n"
+                        f"{named}${len(state)}\r\n{state}\r\n"
                         f"${len(found)}\r\n{found}\r\n"
                     )
             n_args += 3 * n

@@ -30,6 +30,8 @@ class KeyLayout:
 
     #: Groups whose key names are kept built (the hot path builds none).
     MEMO = 100_000
+    #: The keys of a group an apply takes, in apply.lua's KEYS order.
+    APPLY = ("v", "s", "d", "m", "e", "n")
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
@@ -53,7 +55,7 @@ class KeyLayout:
         if found is None:
             if len(self._packed) >= self.MEMO:
                 self._packed.clear()
-            names = self.keys(group_id, "v", "s", "d", "m", "e", "n")
+            names = self.keys(group_id, *self.APPLY)
             found = self._packed[group_id] = (
                 "".join(map(bulk, names[:4])),
                 "".join(map(bulk, names[4:])),

@@ -16,10 +16,10 @@ connection API (``send_packed_command``, ``read_response``):
 - ``pipelined`` sends each call of a batch as soon as it is built and reads a
   reply only once ``DEPTH`` calls are on their way: the server runs one call
   while the client builds the next and handles earlier results, so with two
-  cores a batch costs about the client's work alone. Replies come back in
-  order on the one connection, so calls touching the same keys apply in order
-  (a call marked ``after`` is sent only once every call before it is
-  answered).
+  cores their work overlaps (a batch lasts about the first call's evaluation
+  plus the server's work). Replies come back in order on the one connection,
+  so calls touching the same keys apply in order (a call marked ``after`` is
+  sent only once every call before it is answered).
 
 A script the server lost (``SCRIPT FLUSH``, a restart) is loaded again on the
 same connection and the calls it refused are sent again: none of them ran.
@@ -54,8 +54,8 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
 T = TypeVar("T")
 
 #: Calls in flight at once: the server runs one while the next are built, and
-#: a reply is read only once DEPTH calls are out, so the client seldom waits
-#: for a call the server is still running (see ``_batch.cuts``).
+#: a reply is read only once DEPTH calls are out: each reply waits until the
+#: client has built three more calls (see ``_batch.cuts``).
 DEPTH = 4
 #: Error replies of a server that did not run the script (MOVED is an ASK).
 _NOT_RUN = (AskError, BusyLoadingError, ClusterDownError, NoScriptError, TryAgainError)

@@ -214,7 +214,7 @@ class RedisDataCache(RedisBatches):
 
     def _apply_keys(self, group_id: str) -> list[str]:
         """The keys an apply of ``group_id`` may take (named in its errors)."""
-        keys = self._keys(group_id, "v", "s", "d", "m", "e", "n")
+        keys = self._keys(group_id, *KeyLayout.APPLY)
         return keys if self._cluster else [*keys, self._dirty_index]
 
     def _encode(self, record: TrackerRecord) -> tuple[str, str]:
