@@ -37,6 +37,8 @@ CHUNK = 40
 TAIL = (10, 20, 30)
 #: A first call of fewer events than this joins the next one.
 MIN_CALL = 10
+#: Looked up once: an enum member's lookup costs ~50 ns, per event here.
+_APPLIED, _DUPLICATE = ApplyStatus.APPLIED, ApplyStatus.DUPLICATE
 #: A CASOp from a full tuple, without its Python-level ``__new__`` (hot).
 _op = tuple.__new__
 
@@ -120,10 +122,10 @@ class Round:
                     i, plan = sent.popleft()
                     if isinstance(reply, BackendError):  # foreign data
                         self.failed.append((i, reply))
-                    elif reply.status is ApplyStatus.APPLIED:
+                    elif reply.status is _APPLIED:
                         results[i], caused = engine.finish(plan, now)
                         events += caused
-                    elif reply.status is ApplyStatus.DUPLICATE:
+                    elif reply.status is _DUPLICATE:
                         results[i] = engine.duplicate(plan.before, now)
                     else:  # the rest of this group goes one by one, in order
                         engine._forget(plan.before)

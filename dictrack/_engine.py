@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from dictrack import _batch, codec
 from dictrack._clock import back_off
-from dictrack._group import Evaluation, GroupView
+from dictrack._group import GroupView
 from dictrack._persist import WriteBehind
 from dictrack.data_caches.base import (
     ApplyStatus,
@@ -42,14 +42,15 @@ logger = logging.getLogger(__name__)
 Changes = dict[str, BaseTracker | None]
 Compute = Callable[[GroupView], tuple[Changes, list[BaseEvent]]]
 Pairs = dict[str, tuple[BaseTracker, TrackerRecord] | None]
-Outcome = tuple[TrackResult, list[BaseEvent]]
+Outcome = tuple[TrackResult, Sequence[BaseEvent]]
 
 
 class Planned(NamedTuple):
     """An event evaluated on a view: what to write, and the view after it."""
 
     before: GroupView
-    evaluation: Evaluation
+    changed: dict[str, BaseTracker]  # new trackers by name (see GroupView.evaluate)
+    events: Sequence[BaseEvent]  # the events they caused
     writes: dict[str, TrackerRecord | None]
     after: GroupView
 
@@ -222,18 +223,18 @@ class Engine:
         view: GroupView, data: EventData, now: float, kwargs: dict[str, Any]
     ) -> Planned:
         """Evaluate an event on ``view``: the writes it needs and the view after."""
-        evaluation = view.evaluate(data, now, kwargs)
-        if not evaluation.changed:
-            return _tuple(Planned, (view, evaluation, {}, view))
-        writes, after = view.advanced(evaluation.changed, view.version + 1)
-        return _tuple(Planned, (view, evaluation, writes, after))
+        changed, events = view.evaluate(data, now, kwargs)
+        if not changed:
+            return _tuple(Planned, (view, changed, events, {}, view))
+        writes, after = view.advanced(changed, view.version + 1)
+        return _tuple(Planned, (view, changed, events, writes, after))
 
     def finish(self, plan: Planned, now: float) -> Outcome:
         """The outcome of a plan the cache accepted: install its view, report."""
-        changed = plan.evaluation.changed
+        changed = plan.changed
         if not changed:
             limited = self._limited(plan.after, now) if plan.after.has_limited else []
-            return _tuple(TrackResult, (True, [], [], limited)), plan.evaluation.events
+            return _tuple(TrackResult, (True, [], [], limited)), plan.events
         self._install(plan.after)
         before = plan.before
         dirtied: list[BaseTracker] = []
@@ -252,7 +253,7 @@ class Engine:
         after = plan.after
         limited = self._limited(after, now, dirtied) if after.has_limited else []
         result = _tuple(TrackResult, (True, dirtied, completed, limited))
-        return result, plan.evaluation.events
+        return result, plan.events
 
     def duplicate(self, view: GroupView, now: float) -> TrackResult:
         """The result of an event id the cache had applied already."""

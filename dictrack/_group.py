@@ -15,30 +15,24 @@ share it, and so do groups holding the same (shared) definitions:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dictrack import codec
-from dictrack._plan import Plan, always, shared_plan
+from dictrack._plan import Plan, shared_plan
 from dictrack.data_caches.base import GroupSnapshot
 from dictrack.events import BaseEvent
 from dictrack.records import TrackerRecord
-from dictrack.trackers.base import BaseTracker
+from dictrack.trackers.base import BaseTracker, always
 from dictrack.typing import EventData
 
-
-class Evaluation:
-    """What one event did to a view: new trackers by name, and events."""
-
-    __slots__ = ("changed", "events")
-
-    def __init__(self) -> None:
-        self.changed: dict[str, BaseTracker] = {}
-        self.events: list[BaseEvent] = []
-
+#: What one event did to a view: new trackers by name, and the events caused
+#: (a list, or an empty tuple when there are none). A pair, not an object: it
+#: is unpacked at once, so nothing of it outlives the evaluation.
+Evaluation = tuple[dict[str, BaseTracker], Sequence[BaseEvent]]
 
 #: The evaluation of an event no tracker can take (shared: never mutated).
-_NOTHING = Evaluation()
+_NOTHING: Evaluation = ({}, ())
 #: A TrackerRecord from a full tuple, without its Python-level ``__new__``.
 _record = tuple.__new__
 
@@ -149,7 +143,8 @@ class GroupView:
         candidates = plan.candidates(data)
         if not candidates:
             return _NOTHING
-        out = Evaluation()
+        changed: dict[str, BaseTracker] = {}
+        events: Sequence[BaseEvent] = ()
         conds = plan.conds
         results: list[bool | None] = [None] * len(conds)
         trackers = self._trackers
@@ -160,9 +155,11 @@ class GroupView:
             if tracker._expire_at is not None and now >= tracker._expire_at:
                 continue
             if tracker._limiters:
-                self._advance_limited(
-                    tracker, plan.cond_idx[pos], data, now, kwargs, results, out
+                caused = self._advance_limited(
+                    tracker, plan.cond_idx[pos], data, now, kwargs, results, changed
                 )
+                if caused:
+                    events = [*events, *caused] if events else caused
                 continue
             # Fast path: nothing can change unless the conditions hold.
             for i in plan.residual[pos]:
@@ -174,9 +171,11 @@ class GroupView:
             else:
                 copy = tracker._clone()
                 copy._dirtied = False
-                out.events += copy._advance(data, now, kwargs, always)
-                out.changed[tracker._name] = copy
-        return out
+                caused = copy._advance(data, now, kwargs, always)
+                changed[tracker._name] = copy
+                # The first list is kept as it is: the copy's own, fresh.
+                events = [*events, *caused] if events else caused
+        return changed, events
 
     def _advance_limited(
         self,
@@ -186,9 +185,11 @@ class GroupView:
         now: float,
         kwargs: dict[str, Any],
         results: list[bool | None],
-        out: Evaluation,
-    ) -> None:
-        """A tracker with limiters: they may act whether or not conditions hold."""
+        changed: dict[str, BaseTracker],
+    ) -> list[BaseEvent]:
+        """A tracker with limiters: they may act whether or not conditions
+        hold. Its copy goes into ``changed`` if it changed; the events it
+        caused are returned (none if it did not change)."""
         conds = self._plan.conds
 
         def met() -> bool:
@@ -207,8 +208,9 @@ class GroupView:
             vars(a) != vars(b)
             for a, b in zip(tracker._limiters, copy._limiters, strict=True)
         ):
-            out.events += events
-            out.changed[tracker._name] = copy
+            changed[tracker._name] = copy
+            return events
+        return []
 
     def advanced(
         self, changed: Mapping[str, BaseTracker], version: int

@@ -33,10 +33,6 @@ def _shared(value: tuple[int, ...]) -> tuple[int, ...]:
     return _TUPLES.setdefault(value, value)
 
 
-def always() -> bool:
-    return True
-
-
 def _equal(found: Any, key: Any) -> bool:
     """``found == key`` as KeyValueEQ decides it (an error means no)."""
     try:
@@ -100,6 +96,7 @@ class Plan:
         "positions",
         "residual",
         "scan",
+        "single",
     )
 
     def __init__(self, trackers: list[BaseTracker]) -> None:
@@ -113,6 +110,12 @@ class Plan:
         self.positions = {name: pos for pos, name in enumerate(self.names)}
         self.has_limiters = any(t._limiters for t in trackers)
         self.scan, self.indexes, indexed_by = self._index(trackers)
+        #: The usual plan: one index, on a top-level key, and nothing to scan.
+        self.single: tuple[str, dict[Any, tuple[int, ...]]] | None = None
+        if len(self.indexes) == 1 and not self.scan:
+            ((parts, values),) = self.indexes
+            if len(parts) == 1:
+                self.single = parts[0], values
         # What is left to check once the index lookup proved one condition.
         residual = list(self.cond_idx)
         for pos, condition in indexed_by.items():
@@ -155,6 +158,17 @@ class Plan:
 
     def candidates(self, data: EventData) -> list[int] | tuple[int, ...]:
         """Positions of the trackers ``data`` may advance, in insertion order."""
+        single = self.single
+        if single is not None and type(data) is dict:  # inlined: the usual plan
+            value = data.get(single[0], MISSING)
+            if value is MISSING:
+                return ()
+            try:
+                indexed: tuple[int, ...] | None = single[1].get(value, ())
+            except TypeError:  # unhashable: compared one by one below
+                indexed = None
+            if indexed is not None:
+                return indexed
         if not self.indexes:
             return self.scan
         found = list(self.scan)

@@ -47,6 +47,13 @@ TRACKER_TYPES: dict[str, type[BaseTracker]] = {}
 #: A transition from a full tuple, without the named tuple's ``__new__``.
 _tuple = tuple.__new__
 
+
+def always() -> bool:  # pragma: no cover - recognised, never called
+    """A matcher for ``_advance`` when the conditions were checked already
+    (recognised, not called)."""
+    return True
+
+
 #: The attributes every tracker has.
 BASE_FIELDS = frozenset(
     {
@@ -297,8 +304,14 @@ class BaseTracker(Periodic, TrackerState, Registered, ABC):
                         self._close(limiter)
                 if self._limited:
                     return txn.events
-            if matcher() if matcher is not None else self._conditions_met(data):
-                self._push_progress(data, **kwargs)  # may raise: nothing changed yet
+            if matcher is always or (
+                matcher() if matcher is not None else self._conditions_met(data)
+            ):
+                # may raise: nothing changed yet (no keywords: a plain call, hot)
+                if kwargs:
+                    self._push_progress(data, **kwargs)
+                else:
+                    self._push_progress(data)
                 self._matched = self._dirtied = True
                 self._check_progress()
             for limiter in limiters:

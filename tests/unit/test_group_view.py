@@ -155,3 +155,87 @@ def test_records_have_the_fields_advanced_builds_them_with() -> None:
     assert TrackerRecord._fields == (
         "name", "definition", "state", "version", "expire_at"
     )  # fmt: skip
+
+
+# -- the plan's index: one key, and the usual event -----------------------------
+
+#: Index values, some equal across types: a set in an event equals a
+#: frozenset key but cannot be looked up (unhashable).
+QUESTS = ["q1", "q2", 3, 3.0, True, frozenset({1}), frozenset()]
+
+
+def keyed(values: list[object]) -> list[BaseTracker]:
+    """Trackers indexed by ``quest`` alone (the plan's single-key case)."""
+    made: list[BaseTracker] = []
+    for i, value in enumerate(values):
+        made.append(CountTracker(f"t{i}", [KeyValueEQ("quest", value)], 1000))
+        made[-1].group_id = GROUP
+    return made
+
+
+quest_values = st.one_of(
+    st.sampled_from(QUESTS),
+    st.sets(st.integers(0, 2), max_size=2),  # unhashable, may equal a key
+    st.lists(st.integers(0, 2), max_size=2),  # unhashable, equal to none
+    st.integers(-1, 4),
+    st.text(max_size=2),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(QUESTS), min_size=1, max_size=8),
+    st.one_of(st.none(), quest_values),
+    st.booleans(),
+)
+def test_the_single_key_index_finds_what_checking_every_tracker_finds(
+    values: list[object], quest: object, plain_dict: bool
+) -> None:
+    from collections import OrderedDict
+
+    made = keyed(values)
+    plan = _plan.Plan(made)
+    assert plan.single is not None and plan.single[0] == "quest"
+    data = {} if quest is None else {"quest": quest, "event": "win"}
+    event = data if plain_dict else OrderedDict(data)  # not a dict: the long way
+    found = list(plan.candidates(event))
+    matching = [p for p, t in enumerate(made) if t._conditions[0].check(event)]
+    assert found == matching
+    plan.single = None  # the general lookup, for comparison
+    assert list(plan.candidates(event)) == found
+
+
+def test_a_plan_with_something_to_scan_or_two_keys_has_no_single_key() -> None:
+    scanned = keyed(["q1"]) + [CountTracker("any", [], 10)]
+    assert _plan.Plan(scanned).single is None
+    two = keyed(["q1"]) + [CountTracker("b", [KeyValueEQ("bet", 1)], 10)]
+    assert _plan.Plan(two).single is None
+    nested = [CountTracker("n", [KeyValueEQ("a.b", 1)], 10)]
+    assert _plan.Plan(nested).single is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(events)
+def test_an_event_reports_what_its_trackers_caused_in_their_order(
+    sequence: list[dict[str, object]],
+) -> None:
+    """Several trackers changed by one event: their events come in the
+    group's order, as tracking each tracker alone gives them."""
+    view = start()
+    alone = {t.name: t for t in view.live(NOW)}
+    alone = {name: t._clone() for name, t in alone.items()}
+    for data in sequence:
+        plan = Engine.plan(view, data, NOW, {})
+        expected = []
+        for name, tracker in alone.items():
+            if name not in view.names() or tracker._removed:
+                continue
+            copy = tracker._clone()
+            if all(c.check(data) for c in copy._conditions) or copy._limiters:
+                expected += copy._advance(data, NOW, {})
+            alone[name] = copy
+        assert [(e.code, e.name) for e in plan.events] == [
+            (e.code, e.name) for e in expected
+        ]
+        assert sorted(plan.changed) == sorted(plan.writes)
+        view = plan.after
