@@ -107,7 +107,7 @@ class Round:
         self.items = items
         self.now = now
         self.kwargs = kwargs
-        self.sent: deque[tuple[int, Planned]] = deque()  # awaiting results
+        self.sent: deque[Planned] = deque()  # awaiting results, in order
         self.failed: list[tuple[int, Exception]] = []  # (item index, error)
 
     def run(
@@ -117,6 +117,7 @@ class Round:
         refused: set[str],
     ) -> None:
         engine, now, sent = self.engine, self.now, self.sent
+        items_of = iter(chosen)  # replies come in the order of the items sent
         views = [engine._held(self.items[i][0]) for i in chosen]  # loads first
         events: list[BaseEvent] = []
         try:
@@ -124,7 +125,7 @@ class Round:
                 self._chunks(chosen, views)
             ):
                 for reply in replies:
-                    i, plan = sent.popleft()
+                    i, plan = next(items_of), sent.popleft()
                     if isinstance(reply, BackendError):  # foreign data
                         self.failed.append((i, reply))
                     elif reply.status is _APPLIED:
@@ -154,7 +155,7 @@ class Round:
             except Exception as exc:  # raised once the round is reported
                 self.failed.append((i, exc))
                 break
-            self.sent.append((i, planned))
+            self.sent.append(planned)
             ops.append(
                 _op(CASOp, (group_id, view.version, planned.writes, event_id, True))
             )

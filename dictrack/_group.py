@@ -173,8 +173,8 @@ class GroupView:
                 copy._dirtied = False
                 caused = copy._advance(data, now, kwargs, always)
                 changed[tracker._name] = copy
-                # The first list is kept as it is: the copy's own, fresh.
-                events = [*events, *caused] if events else caused
+                if caused:  # the first list is kept as it is: the copy's own
+                    events = [*events, *caused] if events else caused
         return changed, events
 
     def _advance_limited(
