@@ -301,6 +301,45 @@ def test_track_many_over_several_groups(manager):
     assert progress(manager, "g2") == {"a": 1}
 
 
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        (["g1", WIN], TypeError, "each item must be"),
+        (("g1",), TypeError, "each item must be"),
+        (("g1", WIN, None, "extra"), TypeError, "each item must be"),
+        ((1, WIN), TypeError, "group_id"),
+        (("", WIN), ValueError, "group_id"),
+        (("g1", ["not", "a", "dict"]), TypeError, "data"),
+        (("g1", WIN, 7), TypeError, "event_id"),
+    ],
+)
+def test_a_bad_item_of_a_batch_is_refused_before_anything_is_tracked(
+    manager, bad, error, match
+):
+    manager.add_tracker("g1", wins("a"))
+    with pytest.raises(error, match=match):
+        manager.track_many([("g1", WIN), bad])
+    assert progress(manager, "g1") == {"a": 0}
+
+
+def test_a_batch_takes_any_mapping_and_three_item_tuples(manager):
+    from collections import OrderedDict
+    from types import MappingProxyType
+
+    manager.add_tracker("g1", wins("a"))
+    results = manager.track_many(
+        [
+            ("g1", OrderedDict(WIN)),
+            ("g1", MappingProxyType(dict(WIN))),
+            ("g1", WIN, "e1"),
+            ("g1", WIN, "e1"),  # the same event id: counted once
+            ("g1", WIN, None),
+        ]
+    )
+    assert [r.duplicate for r in results] == [False, False, False, True, False]
+    assert progress(manager, "g1") == {"a": 4}
+
+
 def test_a_batch_larger_than_a_cache_call_equals_tracking_one_by_one(manager):
     """Rounds of 60 groups go to the cache in several pipelined calls."""
     groups = [f"g{i}" for i in range(60)]
