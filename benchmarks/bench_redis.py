@@ -26,8 +26,9 @@ measurement also reports round trips per event once warm, and the tracking
 measurements report ``MEMORY USAGE`` of each group's state hash per tracker.
 
 Every key this script writes is under a fresh prefix
-(``dictrack-bench-<pid>-<ns>``), and only those keys are deleted at the end;
-the database is never flushed.
+(``dictrack-bench-<pid>-<ns>``), and only those keys are deleted: each
+measurement's when it ends, the rest at the end; the database is never
+flushed.
 """
 
 from __future__ import annotations
@@ -462,6 +463,8 @@ def run(url: str, quick: bool, only: set[str] | None) -> dict[str, Any]:
     info["redis_server"] = client.info("server").get("redis_version")
     info["redis_py"] = redis.__version__
     info["hiredis"] = bool(redis.utils.HIREDIS_AVAILABLE)
+    # Keys of others on the server (a busy server is a slower one).
+    info["server_keys_at_start"] = client.dbsize()
     prefix = f"dictrack-bench-{os.getpid()}-{time.monotonic_ns()}"
     errors = ErrorCount()
     logging.getLogger("dictrack").addHandler(errors)
@@ -486,6 +489,9 @@ def run(url: str, quick: bool, only: set[str] | None) -> dict[str, Any]:
                     repeats=repeats,
                     bare=bare,
                 )
+                # Each measurement starts on a server holding only the
+                # reference's keys (and leftovers of other runs, if any).
+                delete_keys(client, f"{prefix}:{name}")
         if wanted(MANY):
             log(f"{MANY} ...")
             results[MANY] = bench_track_many(
