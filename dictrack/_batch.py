@@ -118,7 +118,9 @@ class Round:
     ) -> None:
         engine, now, sent = self.engine, self.now, self.sent
         items_of = iter(chosen)  # replies come in the order of the items sent
-        views = [engine._held(self.items[i][0]) for i in chosen]  # loads first
+        # Loaded first; each is let go once planned, so an old view is freed as
+        # its reply is finished, not all at the round's end.
+        views = deque(engine._held(self.items[i][0]) for i in chosen)
         events: list[BaseEvent] = []
         try:
             for replies in engine.cache.compare_and_set_stream(
@@ -142,13 +144,14 @@ class Round:
             raise min(self.failed, key=lambda failure: failure[0])[1]
 
     def _chunks(
-        self, chosen: list[int], views: list[GroupView]
+        self, chosen: list[int], views: deque[GroupView]
     ) -> Iterator[list[CASOp]]:
         """The ops of each chunk, evaluated as the cache asks for them."""
         plan, items, now, kwargs = self.engine.plan, self.items, self.now, self.kwargs
         ops: list[CASOp] = []
         ends = cuts(len(chosen))
-        for n, (i, view) in enumerate(zip(chosen, views, strict=True), 1):
+        for n, i in enumerate(chosen, 1):
+            view = views.popleft()
             group_id, data, event_id = items[i]
             try:
                 planned = plan(view, data, now, kwargs)
