@@ -82,7 +82,9 @@ def track_many(
                 batch[group_id] = i
         Round(engine, items, now, kwargs).run(list(batch.values()), results, refused)
         pending = later
-    for i, (group_id, data, event_id) in enumerate(items):
+    # A round that returns has a result for each of its events but those of
+    # the groups it refused: their events go one by one, in order.
+    for i, (group_id, data, event_id) in enumerate(items if refused else ()):
         if results[i] is None:
             try:
                 results[i] = engine.track(group_id, data, now, event_id, kwargs)
