@@ -28,20 +28,14 @@ if TYPE_CHECKING:
 
 Items = Sequence[tuple[str, EventData, str | None]]
 
-# How a round is cut into calls. The server applies an op more slowly than
-# the client evaluates and encodes one (Redis: ~6 against ~5 µs), so once it
-# has started it is the one everybody waits for: a round lasts about the time
-# to its first call, plus the server's work, plus finishing the last call's
-# results. Hence a small first call (the server starts early) and a small
-# last one; the calls between amortise a call's own cost.
-#: The first call of a round.
-HEAD = 10
-#: The calls between the first and the last, at most.
-CHUNK = 25
-#: The last call of a round.
-LAST = 15
-#: Between the first and last calls, fewer events than this make no call
-#: of their own: they join the last.
+#: Events per cache call: small enough that the server's work on one chunk
+#: hides behind the evaluation of the next, large enough to amortise a call.
+CHUNK = 40
+#: A round's last calls, from its last: once the client has nothing left to
+#: evaluate it waits for the server, so the calls shrink towards the end and
+#: the server's work on each hides behind the evaluation of the next.
+TAIL = (10, 20, 30)
+#: A first call of fewer events than this joins the next one.
 MIN_CALL = 10
 #: Looked up once: an enum member's lookup costs ~50 ns, per event here.
 _APPLIED, _DUPLICATE = ApplyStatus.APPLIED, ApplyStatus.DUPLICATE
@@ -51,15 +45,16 @@ _op = tuple.__new__
 
 def cuts(n: int) -> frozenset[int]:
     """Where a round of ``n`` events is cut into calls: after how many
-    events (100 events: 10, 25, 25, 25 and 15 per call; 25 or fewer: one
-    call)."""
-    if n <= HEAD + LAST:
-        return frozenset()
-    middle = n - HEAD - LAST
-    if middle < MIN_CALL:
-        return frozenset({HEAD})
-    calls = -(-middle // CHUNK)  # as many as CHUNK needs, of even sizes
-    return frozenset({HEAD + middle * i // calls for i in range(calls)} | {n - LAST})
+    events (100 events: 40, 30, 20 and 10 per call)."""
+    found: list[int] = []
+    end = n
+    for size in TAIL:
+        end -= size
+        found.append(end)
+    while end >= MIN_CALL:
+        end -= CHUNK
+        found.append(end)
+    return frozenset(cut for cut in found if cut >= MIN_CALL)
 
 
 def track_many(

@@ -178,7 +178,7 @@ class TrackingManager:
         """Track ``(group_id, data)`` or ``(group_id, data, event_id)`` items.
 
         Results and listeners as calling :meth:`track` for each in order; Redis
-        gets them pipelined, up to 25 per call. A tracker that raises stops the
+        gets them pipelined, about 40 per call. A tracker that raises stops the
         batch (what came before stays)."""
         items = check_items(events)
         ts = _clock.to_timestamp(now)

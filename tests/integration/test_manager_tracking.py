@@ -258,17 +258,18 @@ def test_track_many_equals_tracking_one_by_one(manager):
     ("n_groups", "calls"),
     [
         (5, [5]),
-        (25, [25]),  # too few to split
-        (26, [10, 16]),
-        (30, [10, 20]),  # 5 between the first and last: joined to the last
-        (45, [10, 20, 15]),
-        (60, [10, 17, 18, 15]),
-        (100, [10, 25, 25, 25, 15]),
-        (101, [10, 19, 19, 19, 19, 15]),
-        (130, [10, 21, 21, 21, 21, 21, 15]),
+        (15, [15]),  # a first call of 5 joins the next
+        (20, [10, 10]),
+        (30, [20, 10]),
+        (45, [15, 20, 10]),
+        (60, [30, 20, 10]),
+        (61, [31, 20, 10]),
+        (100, [40, 30, 20, 10]),
+        (101, [41, 30, 20, 10]),
+        (130, [30, 40, 30, 20, 10]),
     ],
 )
-def test_a_round_goes_to_the_cache_in_chunks_short_at_both_ends(n_groups, calls):
+def test_a_round_goes_to_the_cache_in_chunks_with_a_short_last_one(n_groups, calls):
     cache = MemoryDataCache()
     manager = TrackingManager(cache, SQLiteDataStore(":memory:"), run_jobs=False)
     groups = [f"g{i}" for i in range(n_groups)]

@@ -504,17 +504,12 @@ def test_track_costs_one_round_trip(server, where):
 
 @pytest.mark.parametrize(
     ("n_groups", "calls"),
-    [
-        (100, [10, 25, 25, 25, 15]),
-        (130, [10, 21, 21, 21, 21, 21, 15]),
-        (30, [10, 20]),
-        (20, [20]),
-    ],
+    [(100, [40, 30, 20, 10]), (130, [30, 40, 30, 20, 10]), (30, [20, 10])],
 )
 def test_track_many_of_distinct_groups_is_pipelined(server, n_groups, calls):
-    """A round of distinct groups: a first script call of 10 events, calls of
-    up to 25, a last one of 15 (see _batch.cuts), on one connection; a reply
-    is read only once DEPTH calls are out."""
+    """A round of distinct groups: script calls of about 40 events, the last
+    three of 30, 20 and 10 (see _batch.cuts), on one connection; a reply is
+    read only once DEPTH calls are out."""
     client = server.client(CountingRedis)
     manager = server.manager(server.cache(client))
     groups = [f"g{i}" for i in range(n_groups)]

@@ -114,7 +114,7 @@ def test_a_lost_reply_is_reported_and_the_event_counts_once(server, dropper):
     assert manager.track("g", WIN, now=T0).dirtied[0].progress == 3
 
 
-@pytest.mark.parametrize("n_groups", [30, 100])  # calls of 10, 20; 10, 25, 25, 25, 15
+@pytest.mark.parametrize("n_groups", [30, 100])  # calls of 20, 10; 40, 30, 20, 10
 def test_a_batch_whose_reply_is_lost_counts_once(server, dropper, n_groups):
     manager = proxied_manager(server, dropper)
     groups = [f"g{i}" for i in range(n_groups)]
@@ -167,7 +167,7 @@ def test_a_batch_raises_the_error_of_its_earliest_event(server, foreign, refused
     """Foreign data and a tracker that refuses its event, in one round: the
     error of the earlier event is raised, however far ahead the cache read."""
     manager = server.manager()
-    groups = [f"g{i}" for i in range(100)]  # calls of 10, 25, 25, 25, 15
+    groups = [f"g{i}" for i in range(100)]  # calls of 40, 30, 20, 10
     for group in groups:
         manager.add_tracker(group, bets(), now=T0)
     server.client().set(f"{server.prefix}:{{g{foreign}}}:e", "foreign")
