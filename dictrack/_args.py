@@ -140,11 +140,6 @@ def check_items(
     """The items of ``track_many`` as ``(group_id, data, event_id)``, checked."""
     items: list[tuple[str, EventData, str | None]] = []
     for item in events:
-        if type(item) is tuple and len(item) == 2:  # the usual item, checked inline
-            group_id, data = item
-            if type(group_id) is str and group_id and type(data) is dict:
-                items.append((group_id, data, None))
-                continue
         if not isinstance(item, tuple) or len(item) not in (2, 3):
             raise TypeError(
                 "each item must be (group_id, data) or (group_id, data, event_id)"

@@ -23,7 +23,8 @@ from dictrack._plan import Plan, shared_plan
 from dictrack.data_caches.base import GroupSnapshot
 from dictrack.events import BaseEvent
 from dictrack.records import TrackerRecord
-from dictrack.trackers.base import BaseTracker, always
+from dictrack.trackers._state import always
+from dictrack.trackers.base import BaseTracker
 from dictrack.typing import EventData
 
 #: What one event did to a view: new trackers by name, and the events caused

@@ -110,12 +110,11 @@ class Plan:
         self.positions = {name: pos for pos, name in enumerate(self.names)}
         self.has_limiters = any(t._limiters for t in trackers)
         self.scan, self.indexes, indexed_by = self._index(trackers)
-        #: The usual plan: one index, on a top-level key, and nothing to scan.
-        self.single: tuple[str, dict[Any, tuple[int, ...]]] | None = None
-        if len(self.indexes) == 1 and not self.scan:
-            ((parts, values),) = self.indexes
-            if len(parts) == 1:
-                self.single = parts[0], values
+        #: The usual plan: one index and nothing to scan, so the positions
+        #: the index finds are the candidates, as they are.
+        self.single = (
+            self.indexes[0] if len(self.indexes) == 1 and not self.scan else None
+        )
         # What is left to check once the index lookup proved one condition.
         residual = list(self.cond_idx)
         for pos, condition in indexed_by.items():
@@ -159,8 +158,8 @@ class Plan:
     def candidates(self, data: EventData) -> list[int] | tuple[int, ...]:
         """Positions of the trackers ``data`` may advance, in insertion order."""
         single = self.single
-        if single is not None and type(data) is dict:  # inlined: the usual plan
-            value = data.get(single[0], MISSING)
+        if single is not None:
+            value = resolve_parts(data, single[0])
             if value is MISSING:
                 return ()
             try:
@@ -174,10 +173,7 @@ class Plan:
         found = list(self.scan)
         mixed = len(self.indexes) > 1 or bool(self.scan)
         for parts, values in self.indexes:
-            if len(parts) == 1 and type(data) is dict:  # inlined: the usual key
-                value = data.get(parts[0], MISSING)
-            else:
-                value = resolve_parts(data, parts)
+            value = resolve_parts(data, parts)
             if value is MISSING:
                 continue
             hit: Sequence[int] | None

@@ -171,11 +171,7 @@ class KeyValueComparison(KeyExists):
         KeyValueComparison.__init__(self, state["key"], state["value"], state["op"])
 
     def check(self, data: EventData, *args: Any, **kwargs: Any) -> bool:
-        parts = self._parts
-        if len(parts) == 1 and type(data) is dict:  # inlined: the usual key
-            found = data.get(parts[0], MISSING)
-        else:
-            found = resolve_parts(data, parts)
+        found = resolve_parts(data, self._parts)
         if found is MISSING:
             return False
         try:
@@ -263,11 +259,7 @@ class _ValueCondition(KeyExists):
         raise AssertionError("subclasses define _test")
 
     def check(self, data: EventData, *args: Any, **kwargs: Any) -> bool:
-        parts = self._parts
-        if len(parts) == 1 and type(data) is dict:  # inlined: the usual key
-            found = data.get(parts[0], MISSING)
-        else:
-            found = resolve_parts(data, parts)
+        found = resolve_parts(data, self._parts)
         if found is MISSING:
             return False
         try:

@@ -16,8 +16,8 @@ connection API (``send_packed_command``, ``read_response``):
 - ``pipelined`` sends each call of a batch as soon as it is built and reads a
   reply only once ``DEPTH`` calls are on their way: the server runs one call
   while the client builds the next and handles earlier results, so with two
-  cores their work overlaps (a batch lasts about the first call's evaluation
-  plus the server's work). Replies come back in order on the one connection,
+  cores their work overlaps (a batch lasts about the longer of the two, plus
+  the first call's evaluation). Replies come back in order on the one connection,
   so calls touching the same keys apply in order (a call marked ``after`` is
   sent only once every call before it is answered).
 

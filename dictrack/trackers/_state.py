@@ -46,6 +46,12 @@ def check_policy(value: object, name: str = "reset_policy") -> int:
     return value
 
 
+def always() -> bool:  # pragma: no cover - recognised, never called
+    """A matcher for ``BaseTracker._advance`` when the conditions were
+    checked already (recognised, not called)."""
+    return True
+
+
 class _Transition(NamedTuple):
     """What a running transition needs: the time, extra kwargs, the events
     (a tuple: one is built per event a tracker takes)."""

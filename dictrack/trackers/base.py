@@ -37,6 +37,7 @@ from dictrack.trackers._state import (
     ResetPolicy,
     TrackerState,
     _Transition,
+    always,
     check_policy,
 )
 from dictrack.typing import EventData, Listener, Number
@@ -46,12 +47,6 @@ TRACKER_TYPES: dict[str, type[BaseTracker]] = {}
 
 #: A transition from a full tuple, without the named tuple's ``__new__``.
 _tuple = tuple.__new__
-
-
-def always() -> bool:  # pragma: no cover - recognised, never called
-    """A matcher for ``_advance`` when the conditions were checked already
-    (recognised, not called)."""
-    return True
 
 
 #: The attributes every tracker has.

@@ -165,7 +165,7 @@ QUESTS = ["q1", "q2", 3, 3.0, True, frozenset({1}), frozenset()]
 
 
 def keyed(values: list[object]) -> list[BaseTracker]:
-    """Trackers indexed by ``quest`` alone (the plan's single-key case)."""
+    """Trackers indexed by ``quest`` alone (a plan of a single index)."""
     made: list[BaseTracker] = []
     for i, value in enumerate(values):
         made.append(CountTracker(f"t{i}", [KeyValueEQ("quest", value)], 1000))
@@ -195,9 +195,9 @@ def test_the_single_key_index_finds_what_checking_every_tracker_finds(
 
     made = keyed(values)
     plan = _plan.Plan(made)
-    assert plan.single is not None and plan.single[0] == "quest"
+    assert plan.single is not None and plan.single[0] == ("quest",)
     data = {} if quest is None else {"quest": quest, "event": "win"}
-    event = data if plain_dict else OrderedDict(data)  # not a dict: the long way
+    event = data if plain_dict else OrderedDict(data)  # a Mapping that is no dict
     found = list(plan.candidates(event))
     matching = [p for p, t in enumerate(made) if t._conditions[0].check(event)]
     assert found == matching
@@ -205,13 +205,15 @@ def test_the_single_key_index_finds_what_checking_every_tracker_finds(
     assert list(plan.candidates(event)) == found
 
 
-def test_a_plan_with_something_to_scan_or_two_keys_has_no_single_key() -> None:
+def test_only_a_plan_of_one_index_and_nothing_to_scan_has_a_single_index() -> None:
     scanned = keyed(["q1"]) + [CountTracker("any", [], 10)]
     assert _plan.Plan(scanned).single is None
     two = keyed(["q1"]) + [CountTracker("b", [KeyValueEQ("bet", 1)], 10)]
     assert _plan.Plan(two).single is None
-    nested = [CountTracker("n", [KeyValueEQ("a.b", 1)], 10)]
-    assert _plan.Plan(nested).single is None
+    nested = _plan.Plan([CountTracker("n", [KeyValueEQ("a.b", 1)], 10)])
+    assert nested.single is not None and nested.single[0] == ("a", "b")
+    assert list(nested.candidates({"a": {"b": 1}})) == [0]
+    assert list(nested.candidates({"a": {"b": 2}})) == []
 
 
 @settings(max_examples=150, deadline=None)

@@ -78,11 +78,7 @@ class AccumulationTracker(NumericTracker):
         self._key = extra["key"]
 
     def _push_progress(self, data: EventData, *args: Any, **kwargs: Any) -> None:
-        parts = self._key_parts
-        if len(parts) == 1 and type(data) is dict:  # inlined: the usual key
-            amount = data.get(parts[0], MISSING)
-        else:
-            amount = resolve_parts(data, parts)
+        amount = resolve_parts(data, self._key_parts)
         if amount is MISSING or amount is None:
             logger.warning(
                 "tracker %r: key %r is %s in the event; nothing added",
