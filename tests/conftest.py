@@ -178,23 +178,29 @@ if MONGODB_URI:  # no MongoDB server package on the CI machines: opt-in
 
 
 @pytest.fixture(params=CACHE_PARAMS)
-def cache_factory(request, tmp_path) -> Callable[[], BaseDataCache]:
-    """Builds fresh caches of one backend that share state where the backend does."""
-    return lambda: request.param(tmp_path)
+def cache_factory(request, tmp_path) -> Iterator[Callable[[], BaseDataCache]]:
+    """Builds fresh caches of one backend that share state where the backend
+    does. Once the test is over, its keys are removed from a Redis server (a
+    real one outlives the test), whether or not it closed its caches."""
+    built: list[BaseDataCache] = []
+
+    def build() -> BaseDataCache:
+        built.append(request.param(tmp_path))
+        return built[-1]
+
+    yield build
+    if built:  # a fresh cache: the test's own may be closed
+        cleaner = request.param(tmp_path)
+        if getattr(cleaner, "prefix", None) and hasattr(cleaner, "client"):
+            cleaner.flush_all()
+        cleaner.close()
 
 
 @pytest.fixture
 def data_cache(cache_factory) -> Iterator[BaseDataCache]:
     cache = cache_factory()
     yield cache
-    _cleanup(cache)
     cache.close()
-
-
-def _cleanup(cache: BaseDataCache) -> None:
-    """Remove a Redis test's keys (a real server outlives the test)."""
-    if getattr(cache, "prefix", None) and hasattr(cache, "client"):
-        cache.flush_all()
 
 
 @pytest.fixture(params=STORE_PARAMS)
