@@ -79,8 +79,10 @@ def track_many(
         pending = later
     # A round that returns has a result for each of its events but those of
     # the groups it refused: their events go one by one, in order.
-    for i, (group_id, data, event_id) in enumerate(items if refused else ()):
-        if results[i] is None:
+    if refused:
+        for i, (group_id, data, event_id) in enumerate(items):
+            if results[i] is not None:
+                continue
             try:
                 results[i] = engine.track(group_id, data, now, event_id, kwargs)
             except ConflictError as exc:  # tell the caller where to resume

@@ -182,11 +182,12 @@ def cache_factory(request, tmp_path) -> Iterator[Callable[[], BaseDataCache]]:
     """Builds fresh caches of one backend that share state where the backend
     does. Once the test is over, its keys are removed from a Redis server (a
     real one outlives the test), whether or not it closed its caches."""
-    built: list[BaseDataCache] = []
+    built = False
 
     def build() -> BaseDataCache:
-        built.append(request.param(tmp_path))
-        return built[-1]
+        nonlocal built
+        built = True
+        return request.param(tmp_path)
 
     yield build
     if built:  # a fresh cache: the test's own may be closed

@@ -294,7 +294,7 @@ class RedisDataCache(RedisBatches):
         reply = self._run("apply", [], (), group_id, packed)
         return self._cas_result(group_id, reply[0])
 
-    def _cas_result(self, group_id: str, reply: Sequence[Any]) -> CASResult:
+    def _cas_result(self, group_id: str, reply: int | Sequence[Any]) -> CASResult:
         result = self._op_result(group_id, reply)
         if isinstance(result, BackendError):
             raise result

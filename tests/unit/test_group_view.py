@@ -224,8 +224,7 @@ def test_an_event_reports_what_its_trackers_caused_in_their_order(
     """Several trackers changed by one event: their events come in the
     group's order, as tracking each tracker alone gives them."""
     view = start()
-    alone = {t.name: t for t in view.live(NOW)}
-    alone = {name: t._clone() for name, t in alone.items()}
+    alone = {t.name: t._clone() for t in view.live(NOW)}
     for data in sequence:
         plan = Engine.plan(view, data, NOW, {})
         expected = []

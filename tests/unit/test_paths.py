@@ -240,7 +240,7 @@ def test_dotted_keys_round_trip_when_escaped(keys: list[str], leaf: Any) -> None
     assert resolve(data, path) is leaf
 
 
-# --- the hot path reads a one-part key of a plain dict itself ---------------
+# --- conditions, the plan's index and amounts read keys as resolve does ------
 
 
 @pytest.mark.parametrize(
